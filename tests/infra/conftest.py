@@ -1,0 +1,151 @@
+"""Pulumi mocks for the resource graph: a recording fake of AWS and a program runner.
+
+Every test re-runs `__main__.py` from scratch (function-scoped), so no test depends on what
+another declared or on import order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime.mocks import MockMonitor
+
+from local.program import evaluate
+from local.stackfile import load_stack_config
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "async-webhook"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+@dataclass
+class Declared:
+    """One resource the program declared: its type, logical name, inputs and fake outputs."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+    id: str
+    urn: str = ""
+
+    def policy(self) -> dict[str, Any]:
+        return json.loads(self.inputs["policy"])
+
+
+@dataclass
+class FakeAws(pulumi.runtime.Mocks):
+    """Records every declaration and answers with the attributes AWS would compute."""
+
+    declared: list[Declared] = field(default_factory=list)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        inputs = dict(args.inputs)
+        physical = inputs.get("name") or f"{args.name}-1a2b3c4"
+        state = {**inputs, "name": physical, **_computed(args.typ, physical, args.name)}
+        rid = state.get("url") or state.get("arn") or f"{args.name}-id"
+        self.declared.append(Declared(args.typ, args.name, inputs, state, rid))
+        return rid, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+        raise AssertionError(f"the program must not call data sources: {args.token}")
+
+
+def _computed(typ: str, physical: str, logical: str) -> dict[str, Any]:
+    arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
+    match typ:
+        case "aws:sqs/queue:Queue":
+            return {
+                "arn": arn.format("sqs", physical),
+                "url": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}",
+            }
+        case "aws:iam/role:Role":
+            return {"arn": f"arn:aws:iam::{ACCOUNT}:role/{physical}"}
+        case "aws:cloudwatch/logGroup:LogGroup":
+            return {"arn": arn.format("logs", f"log-group:{physical}")}
+        case "aws:lambda/function:Function":
+            return {"arn": arn.format("lambda", f"function:{physical}")}
+        case "aws:lambda/functionUrl:FunctionUrl":
+            return {"functionUrl": f"https://{logical}abc123.lambda-url.{REGION}.on.aws/"}
+        case "aws:ssm/parameter:Parameter":
+            return {"arn": arn.format("ssm", f"parameter{physical}")}
+        case "aws:lambda/eventSourceMapping:EventSourceMapping":
+            return {"uuid": "4f6a1c2e-0000-4000-8000-000000000001"}
+    return {}
+
+
+@dataclass
+class Stack:
+    """What one evaluation of the program produced."""
+
+    outputs: dict[str, Any]
+    declared: list[Declared]
+
+    def of_type(self, suffix: str) -> list[Declared]:
+        """Resources whose type token ends with `suffix`, e.g. ':Function'."""
+        return [r for r in self.declared if r.type.endswith(suffix)]
+
+    def one(self, suffix: str, name: str | None = None) -> Declared:
+        found = [r for r in self.of_type(suffix) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {suffix} {name or ''}, got {[r.name for r in found]}"
+        return found[0]
+
+    def by_name(self, name: str) -> Declared:
+        return next(r for r in self.declared if r.name == name)
+
+
+Runner = Callable[..., Stack]
+
+
+def dev_config() -> dict[str, str]:
+    return load_stack_config(ROOT, "dev").values
+
+
+@pytest.fixture
+def run_program() -> Iterator[Runner]:
+    """Evaluates the program with the dev stack's config plus `overrides` (short keys)."""
+
+    def run(
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        secrets: Mapping[str, str] | None = None,
+        base: Mapping[str, str] | None = None,
+        stack: str = "dev",
+    ) -> Stack:
+        config = dict(dev_config() if base is None else base)
+        secret_keys = []
+        for key, value in {**(overrides or {}), **(secrets or {})}.items():
+            full = f"{PROJECT}:{key}"
+            if value is None:
+                config.pop(full, None)
+            else:
+                config[full] = value if isinstance(value, str) else json.dumps(value)
+        for key in secrets or {}:
+            secret_keys.append(f"{PROJECT}:{key}")
+        mocks = FakeAws()
+        monitor = MockMonitor(mocks)
+        outputs = evaluate(
+            ROOT,
+            mocks,
+            project=PROJECT,
+            stack=stack,
+            config=config,
+            secret_keys=secret_keys,
+            monitor=monitor,
+        )
+        by_key = {(r.type, r.name): r for r in mocks.declared}
+        for urn in monitor.resources:
+            typ = urn.split("::")[2].split("$")[-1]
+            name = urn.split("::")[3]
+            if (typ, name) in by_key:
+                by_key[(typ, name)].urn = urn
+        return Stack(outputs, mocks.declared)
+
+    yield run
