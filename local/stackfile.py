@@ -62,7 +62,7 @@ def load_stack_config(
     project = read_project_name(project_dir)
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        known = sorted(p.name[7:-5] for p in project_dir.glob("Pulumi.*.yaml"))
         raise StackFileError(
             f"no stack {stack!r}: {path} not found (stacks here: {', '.join(known) or 'none'})"
         )

@@ -7,7 +7,7 @@ another declared or on import order.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,7 @@ def dev_config() -> dict[str, str]:
 
 
 @pytest.fixture
-def run_program() -> Iterator[Runner]:
+def run_program() -> Runner:
     """Evaluates the program with the dev stack's config plus `overrides` (short keys)."""
 
     def run(
@@ -148,4 +148,4 @@ def run_program() -> Iterator[Runner]:
                 by_key[(typ, name)].urn = urn
         return Stack(outputs, mocks.declared)
 
-    yield run
+    return run

@@ -1,0 +1,143 @@
+"""The shape of the resource graph the dev stack declares."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from infra.packaging import PackagingError, function_archive, package_files
+
+# How Pulumi marks a secret value on the wire (pulumi.runtime.rpc).
+SECRET_SIG, SECRET_VALUE = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+
+COMPONENT_TYPES = {
+    "async-webhook:index:Queue",
+    "async-webhook:index:Listener",
+    "async-webhook:index:Consumer",
+    "async-webhook:index:PythonFunction",
+}
+
+
+def test_dev_stack_declares_the_pipeline_and_nothing_more(run_program):
+    # GIVEN the dev stack WHEN the program runs
+    stack = run_program()
+    # THEN it declares exactly the pipeline of the design
+    assert len(stack.of_type(":Function")) == 2
+    assert len(stack.of_type(":FunctionUrl")) == 1
+    assert len(stack.of_type("sqs/queue:Queue")) == 2
+    assert len(stack.of_type(":EventSourceMapping")) == 1
+    assert len(stack.of_type("iam/role:Role")) == 2
+    assert len(stack.of_type(":LogGroup")) == 2
+    assert stack.of_type(":Parameter") == []
+    mapping = stack.one(":EventSourceMapping")
+    assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_a_verify_token_adds_exactly_one_secure_parameter(run_program):
+    stack = run_program(secrets={"verifyToken": "s3cret-token"})
+    parameter = stack.one(":Parameter")
+    assert parameter.inputs["type"] == "SecureString"
+    assert parameter.inputs["value"] == {SECRET_SIG: SECRET_VALUE, "value": "s3cret-token"}
+    assert parameter.inputs["name"] == "/async-webhook-dev/verify-token"
+
+
+def test_every_aws_resource_is_parented_to_a_component(run_program):
+    stack = run_program()
+    for resource in stack.declared:
+        if resource.type in COMPONENT_TYPES:
+            continue
+        parent_type = resource.urn.split("::")[2].split("$")[0]
+        assert parent_type in COMPONENT_TYPES, f"{resource.name} is parented to {parent_type}"
+
+
+def test_components_use_project_type_tokens(run_program):
+    stack = run_program()
+    declared = {r.type for r in stack.declared if r.type.startswith("async-webhook:")}
+    assert declared == COMPONENT_TYPES
+
+
+def test_child_names_derive_from_their_component(run_program):
+    stack = run_program()
+    for resource in stack.declared:
+        if resource.type in COMPONENT_TYPES:
+            continue
+        assert resource.name.split("-")[0] in {"webhook", "listener", "processor"}, resource.name
+
+
+def test_outputs_follow_the_contract(run_program):
+    stack = run_program()
+    outputs = stack.outputs
+    for name in (
+        "listener_url",
+        "queue_url",
+        "queue_arn",
+        "dlq_url",
+        "listener_function_name",
+        "processor_function_name",
+    ):
+        assert name in outputs, name
+    assert outputs["listener_url"].endswith("/")
+    queue = stack.one("sqs/queue:Queue", "webhook-queue")
+    dlq = stack.one("sqs/queue:Queue", "webhook-dlq")
+    assert outputs["queue_url"] == queue.state["url"]
+    assert outputs["queue_arn"] == queue.state["arn"]
+    assert outputs["dlq_url"] == dlq.state["url"]
+    assert outputs["listener_function_name"] == stack.one(":Function", "listener").inputs["name"]
+    assert outputs["processor_function_name"] == stack.one(":Function", "processor").inputs["name"]
+
+
+def test_no_secret_reaches_environment_or_outputs(run_program):
+    token = "very-secret-verify-token"
+    stack = run_program(secrets={"verifyToken": token})
+    for function in stack.of_type(":Function"):
+        env = function.inputs.get("environment", {}).get("variables", {})
+        assert token not in repr(env)
+    assert token not in repr(stack.outputs)
+    listener_env = stack.one(":Function", "listener").inputs["environment"]["variables"]
+    assert listener_env["VERIFY_TOKEN_PARAMETER"] == "/async-webhook-dev/verify-token"
+
+
+def _archive_names(archive: pulumi.AssetArchive) -> set[str]:
+    return set(archive.assets)
+
+
+@pytest.mark.parametrize("function", ["listener", "processor"])
+def test_each_function_is_packaged_from_its_own_folder_only(run_program, function):
+    stack = run_program()
+    archive = stack.one(":Function", function).inputs["code"]
+    assert isinstance(archive, pulumi.AssetArchive)
+    names = _archive_names(archive)
+    folder = Path(__file__).resolve().parents[2] / "functions" / function
+    expected = {p.relative_to(folder).as_posix() for p in folder.glob("*.py")}
+    assert names == expected
+    assert "handler.py" in names
+    for asset in archive.assets.values():
+        assert Path(asset.path).resolve().is_relative_to(folder)
+
+
+def test_packaging_skips_caches_and_refuses_a_missing_handler(tmp_path):
+    (tmp_path / "handler.py").write_text("def handler(e, c):\n    return 1\n")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"\0")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "util.py").write_text("X = 1\n")
+    assert set(package_files(tmp_path)) == {"handler.py", "lib/util.py"}
+    with pytest.raises(PackagingError, match=r"main\.py"):
+        function_archive(tmp_path, "main.handler")
+    with pytest.raises(PackagingError, match="does not exist"):
+        function_archive(tmp_path / "nope", "handler.handler")
+
+
+def test_listener_package_is_lean(tmp_path):
+    """The listener ships only its own code: no vendored libraries, a small zip."""
+    folder = Path(__file__).resolve().parents[2] / "functions" / "listener"
+    files = package_files(folder)
+    target = tmp_path / "listener.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, path in files.items():
+            zf.write(path, name)
+    assert all(name.endswith(".py") for name in files)
+    assert target.stat().st_size < 10_000
