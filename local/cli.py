@@ -1,0 +1,109 @@
+"""`python -m local up`: deploy a stack of this program on this machine and serve it.
+
+Flags follow the Pulumi CLI (`-s/--stack`, `-C/--cwd`). `python -m local output [NAME]` prints
+the outputs of the stack being served, like `pulumi stack output`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from local.cloud import STATE_DIR, LocalCloud
+from local.provider import LocalResourceError, UnsupportedResourceError
+from local.stackfile import StackFileError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("up", "deploy the stack locally and serve it until Ctrl-C"),
+        ("output", "print the outputs of the stack being served"),
+    ):
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("-s", "--stack", default="dev", help="stack name (default: dev)")
+        sub.add_argument(
+            "-C", "--cwd", type=Path, default=Path.cwd(), help="the Pulumi project folder"
+        )
+        if name == "up":
+            sub.add_argument(
+                "--port",
+                type=int,
+                default=3000,
+                help="port of the first Function URL, next ones count up (0: any free port)",
+            )
+        else:
+            sub.add_argument("name", nargs="?", help="one output to print, bare")
+            sub.add_argument("--json", action="store_true", help="print as JSON")
+    return parser
+
+
+def format_outputs(outputs: dict[str, object]) -> str:
+    lines = [f"    {key} = {value}" for key, value in sorted(outputs.items())]
+    return "Outputs:\n" + "\n".join(lines)
+
+
+def up(args: argparse.Namespace, started: float) -> int:
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    cloud = LocalCloud(args.cwd, stack=args.stack, port=args.port)
+    print(f"Deploying stack {args.stack!r} of {cloud.project_dir} locally...", flush=True)
+    try:
+        outputs = cloud.start()
+    except (StackFileError, UnsupportedResourceError, LocalResourceError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # the program's own validation, e.g. a ConfigError
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for warning in cloud.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(format_outputs(outputs))
+    print(f"    aws_endpoint_url = {cloud.endpoint_url}")
+    ready = time.monotonic() - started
+    print(f"Ready in {ready:.2f} s. Logs: {cloud.log_dir}/. Ctrl-C stops.", flush=True)
+    try:
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        print("Stopping...", flush=True)
+        cloud.stop()
+        print("Stopped.", flush=True)
+    return 0
+
+
+def output(args: argparse.Namespace) -> int:
+    path = args.cwd.resolve() / STATE_DIR / args.stack / "outputs.json"
+    if not path.is_file():
+        print(f"error: stack {args.stack!r} is not being served (no {path})", file=sys.stderr)
+        return 2
+    outputs = json.loads(path.read_text())
+    if args.name:
+        if args.name not in outputs:
+            print(f"error: no output {args.name!r}; have {sorted(outputs)}", file=sys.stderr)
+            return 2
+        value = outputs[args.name]
+        print(json.dumps(value) if args.json else value)
+    else:
+        print(json.dumps(outputs, indent=2) if args.json else format_outputs(outputs))
+    return 0
+
+
+def main(argv: list[str] | None = None, started: float | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "up":
+        return up(args, time.monotonic() if started is None else started)
+    return output(args)
