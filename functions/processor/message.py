@@ -1,0 +1,132 @@
+"""The Message a processor works with, built from one SQS record, and the JSON log line helper.
+
+The listener puts the request body on the queue exactly as received (base64 text when the
+Function URL delivered it base64-encoded) and the request metadata in message attributes; this
+module undoes that, so business logic sees bytes, text or JSON without caring how it travelled.
+"""
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class MessageDecodeError(ValueError):
+    """The record's body cannot be turned into what was asked for (bytes, text or JSON)."""
+
+
+def log(level: str, message: str, **fields: Any) -> None:
+    """One JSON object per line on stdout, the format CloudWatch and the local cloud read."""
+    print(json.dumps({"level": level, "message": message, **fields}, default=str), flush=True)
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _datetime(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One queued webhook request. Immutable, so process() cannot change what is reported."""
+
+    message_id: str
+    """The SQS message id (also what batchItemFailures reports)."""
+    body: str
+    """The SQS body as stored: the request body, or its base64 text when body_encoding is base64."""
+    data: bytes
+    """The request body as the caller sent it."""
+    body_encoding: str
+    """How body carries data: "text" or "base64"."""
+    attributes: dict[str, str]
+    """Every message attribute with a string value (the listener's metadata and any others)."""
+    path: str | None
+    """The listener path the request arrived on."""
+    content_type: str | None
+    """The request's Content-Type header, parameters included."""
+    received_at: datetime | None
+    """When the listener received the request (UTC)."""
+    request_id: str | None
+    """The Function URL request id, to correlate with the listener's log."""
+    receive_count: int
+    """How many times SQS has handed this message out (1 on the first try)."""
+    group_id: str | None
+    """The FIFO MessageGroupId; None on a standard queue."""
+    record: dict[str, Any] = field(repr=False, compare=False)
+    """The raw SQS record, for anything not lifted into a field."""
+
+    @property
+    def size(self) -> int:
+        """Size of the request body in bytes."""
+        return len(self.data)
+
+    @property
+    def text(self) -> str:
+        """The body as UTF-8 text; MessageDecodeError if it is not."""
+        try:
+            return self.data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MessageDecodeError(f"message {self.message_id}: body is not UTF-8") from exc
+
+    def json(self) -> Any:
+        """The body parsed as JSON; MessageDecodeError (a ValueError) if it is not JSON."""
+        text = self.text
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise MessageDecodeError(f"message {self.message_id}: body is not JSON") from exc
+
+    @classmethod
+    def from_sqs_record(cls, record: dict[str, Any]) -> "Message":
+        """Build from a Lambda SQS event record; MessageDecodeError when the body cannot be read."""
+        if not isinstance(record, dict):
+            raise MessageDecodeError("an SQS record must be an object")
+        message_id = str(record.get("messageId", ""))
+        body = record.get("body")
+        if not isinstance(body, str):
+            raise MessageDecodeError(f"message {message_id}: record has no body")
+        attributes: dict[str, str] = {}
+        raw_attributes = record.get("messageAttributes")
+        for name, attribute in (raw_attributes if isinstance(raw_attributes, dict) else {}).items():
+            if isinstance(attribute, dict):
+                value = attribute.get("stringValue", attribute.get("binaryValue"))
+                if isinstance(value, str):
+                    attributes[name] = value
+        encoding = attributes.get("bodyEncoding", "text")
+        if encoding == "base64":
+            try:
+                data = base64.b64decode(body, validate=True)
+            except ValueError as exc:  # binascii.Error, or a non-ASCII str
+                raise MessageDecodeError(f"message {message_id}: body is not base64") from exc
+        elif encoding == "text":
+            try:
+                data = body.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise MessageDecodeError(f"message {message_id}: body is not text") from exc
+        else:
+            raise MessageDecodeError(f"message {message_id}: unknown bodyEncoding {encoding!r}")
+        system = record.get("attributes")
+        system = system if isinstance(system, dict) else {}
+        return cls(
+            message_id=message_id,
+            body=body,
+            data=data,
+            body_encoding=encoding,
+            attributes=attributes,
+            path=attributes.get("path"),
+            content_type=attributes.get("contentType"),
+            received_at=_datetime(attributes.get("receivedAt")),
+            request_id=attributes.get("requestId"),
+            receive_count=_int(system.get("ApproximateReceiveCount"), 1),
+            group_id=system.get("MessageGroupId"),
+            record=record,
+        )

@@ -1,0 +1,60 @@
+"""The business logic: replace process() with your own.
+
+process(message) is called once per SQS record. Return normally and the record is done (the
+event source mapping deletes it); raise anything and the record is reported failed, so SQS hands
+it out again and, after maxReceiveCount tries, moves it to the dead-letter queue. Make it
+idempotent: SQS delivers at least once.
+"""
+
+from typing import Any
+
+from message import Message, MessageDecodeError, log
+
+STRAVA_FIELDS = (
+    "object_type",
+    "aspect_type",
+    "object_id",
+    "owner_id",
+    "subscription_id",
+    "event_time",
+)
+"""Summary fields of a Strava webhook event, safe to log (ids, no athlete content)."""
+
+
+def strava_summary(message: Message) -> dict[str, Any] | None:
+    """The loggable part of a Strava event, or None when the body is not one.
+
+    Names of the updated fields are kept, their values are not: a new activity title is the
+    athlete's content. A deauthorization ({"authorized": "false"}) is flagged because an app
+    must react to it (stop using, and delete, that athlete's data).
+    """
+    try:
+        event = message.json()
+    except MessageDecodeError:
+        return None
+    if not isinstance(event, dict) or "object_type" not in event or "aspect_type" not in event:
+        return None
+    summary = {name: event[name] for name in STRAVA_FIELDS if name in event}
+    updates = event.get("updates")
+    if isinstance(updates, dict) and updates:
+        summary["updated_fields"] = sorted(str(key) for key in updates)
+        if event.get("object_type") == "athlete" and updates.get("authorized") == "false":
+            summary["deauthorized"] = True
+    return summary
+
+
+def process(message: Message) -> None:
+    """Default business logic: log what arrived (never the whole payload)."""
+    fields: dict[str, Any] = {
+        "message_id": message.message_id,
+        "path": message.path,
+        "size": message.size,
+        "receive_count": message.receive_count,
+        "request_id": message.request_id,
+    }
+    if message.group_id is not None:
+        fields["group_id"] = message.group_id
+    summary = strava_summary(message)
+    if summary is not None:
+        fields["strava"] = summary
+    log("INFO", "message processed", **fields)

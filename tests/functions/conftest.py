@@ -1,0 +1,167 @@
+"""Fixtures for the Lambda handlers: moto-backed AWS and a fresh copy of each function per test.
+
+Function folders are not packages and both hold a handler.py, which becomes the root of sys.path
+on Lambda. load_function imports one folder the same way, inside mock_aws and with the
+environment the test chose, so module-scope clients talk to moto and no test depends on what
+another one imported.
+"""
+
+import importlib
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import botocore.loaders
+import botocore.session
+import pytest
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parents[2]
+TESTS = ROOT / "tests"
+FUNCTIONS = ROOT / "functions"
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from factories import REGION  # noqa: E402
+
+FUNCTION_MODULES = ("handler", "process", "message")
+"""Top-level module names living in the function folders."""
+CONTRACT_ENV = (
+    "QUEUE_URL",
+    "LISTENER_PATHS",
+    "ACCEPTED_CONTENT_TYPES",
+    "MAX_MESSAGE_BYTES",
+    "FIFO",
+    "MESSAGE_GROUP_FIELD",
+    "VERIFY_TOKEN_PARAMETER",
+    "SQS_CONNECT_TIMEOUT_SECONDS",
+    "SQS_READ_TIMEOUT_SECONDS",
+    "SQS_MAX_ATTEMPTS",
+)
+"""Environment variables the program sets on the functions; cleared before every load."""
+
+
+@dataclass(frozen=True)
+class LoadedFunction:
+    """A freshly imported function folder: its handler module and its sibling modules."""
+
+    handler: ModuleType
+    modules: Mapping[str, ModuleType]
+
+
+_LOADER = botocore.loaders.create_loader()
+"""Parsed service models, shared by every test's session (they are static data); a new session
+per test still means no credentials, clients or event handlers leak between tests."""
+
+
+def _fresh_session() -> boto3.Session:
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    session = boto3.Session(botocore_session=core)
+    paths = _LOADER.search_paths  # boto3 appends its data path on every Session: keep one
+    paths[:] = list(dict.fromkeys(paths))
+    return session
+
+
+def _purge() -> None:
+    for name in FUNCTION_MODULES:
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Dummy credentials and region, no endpoint override, everything inside mock_aws."""
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_SQS",
+        "AWS_ENDPOINT_URL_SSM",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        *CONTRACT_ENV,
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(ROOT / ".no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(ROOT / ".no-aws-credentials"))
+    with mock_aws():
+        # A session per test, created under the dummy environment: nothing cached across tests.
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", _fresh_session())
+        yield
+
+
+@pytest.fixture
+def sqs(aws: None) -> Any:
+    return boto3.client("sqs", region_name=REGION)
+
+
+@pytest.fixture
+def ssm(aws: None) -> Any:
+    return boto3.client("ssm", region_name=REGION)
+
+
+@pytest.fixture
+def queue_url(sqs: Any) -> str:
+    """A standard queue in moto, as the program declares it (1 MiB messages)."""
+    url: str = sqs.create_queue(
+        QueueName="async-webhook-queue", Attributes={"MaximumMessageSize": "1048576"}
+    )["QueueUrl"]
+    return url
+
+
+@pytest.fixture
+def fifo_queue_url(sqs: Any) -> str:
+    """A FIFO queue with content-based deduplication, as the program declares it."""
+    url: str = sqs.create_queue(
+        QueueName="async-webhook-queue.fifo",
+        Attributes={
+            "FifoQueue": "true",
+            "ContentBasedDeduplication": "true",
+            "MaximumMessageSize": "1048576",
+        },
+    )["QueueUrl"]
+    return url
+
+
+@pytest.fixture
+def load_function(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., LoadedFunction]]:
+    """load_function("listener", {"QUEUE_URL": ...}) imports a fresh copy of that folder."""
+
+    def load(name: str, env: Mapping[str, str] | None = None) -> LoadedFunction:
+        for key in CONTRACT_ENV:
+            monkeypatch.delenv(key, raising=False)
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        folder = str(FUNCTIONS / name)
+        _purge()
+        sys.path.insert(0, folder)
+        try:
+            handler = importlib.import_module("handler")
+            modules = {n: sys.modules[n] for n in FUNCTION_MODULES if n in sys.modules}
+        finally:
+            sys.path.remove(folder)
+            _purge()
+        return LoadedFunction(handler=handler, modules=modules)
+
+    yield load
+    _purge()
+
+
+@pytest.fixture
+def listener(load_function: Callable[..., LoadedFunction], queue_url: str) -> ModuleType:
+    """The listener with the default configuration, sending to a standard queue."""
+    return load_function("listener", {"QUEUE_URL": queue_url}).handler
+
+
+@pytest.fixture
+def processor(load_function: Callable[..., LoadedFunction]) -> LoadedFunction:
+    return load_function("processor")

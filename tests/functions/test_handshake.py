@@ -1,0 +1,186 @@
+"""The Strava subscription handshake (GET): token from SSM, read lazily, cached, compared safely."""
+
+import json
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import EndpointConnectionError
+from factories import LambdaContext, handshake_event, load_event, receive_messages
+
+LoadFunction = Callable[..., Any]  # conftest.load_function
+PARAMETER = "/async-webhook/dev/strava-verify-token"
+TOKEN = load_event("strava-subscription-handshake")["hub.verify_token"]
+CHALLENGE = load_event("strava-subscription-handshake")["hub.challenge"]
+
+
+def invoke(listener: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
+    return listener.handler(event, LambdaContext(function_name="listener"))
+
+
+@pytest.fixture
+def token_parameter(ssm: Any) -> str:
+    ssm.put_parameter(Name=PARAMETER, Value=TOKEN, Type="SecureString")
+    return PARAMETER
+
+
+@pytest.fixture
+def ssm_calls(aws: None) -> list[dict[str, Any]]:
+    """GetParameter calls made by any client created from now on (the listener's lazy one too)."""
+    calls: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        calls.append(dict(params))
+
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("provide-client-params.ssm.GetParameter", record)
+    return calls
+
+
+@pytest.fixture
+def guarded(
+    load_function: LoadFunction, queue_url: str, ssm_calls: list[dict[str, Any]]
+) -> ModuleType:
+    """The listener with a verify token parameter configured."""
+    return load_function(
+        "listener", {"QUEUE_URL": queue_url, "VERIFY_TOKEN_PARAMETER": PARAMETER}
+    ).handler
+
+
+def test_right_token_echoes_the_challenge_and_enqueues_nothing(
+    guarded: ModuleType, token_parameter: str, sqs: Any, queue_url: str
+) -> None:
+    # GIVEN the verify token in SSM
+    # WHEN Strava sends the handshake from events/ with the right token
+    event = handshake_event(verify_token=TOKEN, challenge=CHALLENGE)
+    response = invoke(guarded, event)
+    # THEN 200 echoes the challenge as JSON, and the queue stays empty
+    assert response["statusCode"] == 200
+    assert response["headers"]["content-type"] == "application/json"
+    assert json.loads(response["body"]) == {"hub.challenge": CHALLENGE}
+    assert receive_messages(sqs, queue_url) == []
+
+
+def test_the_token_is_read_once_with_decryption_and_cached(
+    guarded: ModuleType, token_parameter: str, ssm_calls: list[dict[str, Any]]
+) -> None:
+    # GIVEN a listener that has not read its token yet
+    assert ssm_calls == []
+    # WHEN three handshakes arrive (right, wrong, right)
+    statuses = [
+        invoke(guarded, handshake_event(verify_token=token))["statusCode"]
+        for token in (TOKEN, "wrong", TOKEN)
+    ]
+    # THEN SSM was asked once, for the decrypted SecureString
+    assert statuses == [200, 403, 200]
+    assert ssm_calls == [{"Name": PARAMETER, "WithDecryption": True}]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param({"verify_token": "wrong"}, id="wrong token"),
+        pytest.param({"verify_token": TOKEN[:-1]}, id="prefix of the token"),
+        pytest.param({"verify_token": TOKEN + "x"}, id="token plus one"),
+        pytest.param({"verify_token": "tökén-ü"}, id="non-ascii token"),
+        pytest.param({"verify_token": None}, id="no token"),
+        pytest.param({"verify_token": ""}, id="empty token"),
+        pytest.param({"challenge": None}, id="no challenge"),
+        pytest.param({"mode": None}, id="no mode"),
+        pytest.param({"mode": "unsubscribe"}, id="other mode"),
+    ],
+)
+def test_anything_but_a_complete_matching_handshake_is_403(
+    guarded: ModuleType,
+    token_parameter: str,
+    sqs: Any,
+    queue_url: str,
+    query: dict[str, str | None],
+) -> None:
+    # GIVEN the verify token in SSM
+    # WHEN a handshake arrives with a wrong or missing part
+    response = invoke(guarded, handshake_event(**query))
+    # THEN 403, no challenge echoed, nothing queued
+    assert response["statusCode"] == 403
+    assert "hub.challenge" not in json.loads(response["body"])
+    assert "error" in json.loads(response["body"])
+    assert receive_messages(sqs, queue_url) == []
+
+
+def test_plain_get_is_403(guarded: ModuleType, ssm_calls: list[dict[str, Any]]) -> None:
+    # GIVEN a browser's GET without query parameters
+    event = handshake_event(verify_token=None, challenge=None, mode=None)
+    assert "queryStringParameters" not in event
+    # WHEN it arrives
+    # THEN 403, without bothering SSM
+    assert invoke(guarded, event)["statusCode"] == 403
+    assert ssm_calls == []
+
+
+def test_no_token_configured_means_every_handshake_is_403(
+    listener: ModuleType, token_parameter: str, ssm_calls: list[dict[str, Any]]
+) -> None:
+    # GIVEN a listener without VERIFY_TOKEN_PARAMETER (even though a parameter exists)
+    # WHEN the right handshake arrives
+    response = invoke(listener, handshake_event(verify_token=TOKEN))
+    # THEN 403, and SSM is never called
+    assert response["statusCode"] == 403
+    assert ssm_calls == []
+    assert listener._ssm is None
+
+
+def test_missing_parameter_is_503_and_not_cached(
+    guarded: ModuleType, ssm: Any, ssm_calls: list[dict[str, Any]]
+) -> None:
+    # GIVEN no parameter in SSM yet
+    # WHEN a handshake arrives
+    first = invoke(guarded, handshake_event(verify_token=TOKEN))
+    # THEN 503 (never 200, never a raise)
+    assert first["statusCode"] == 503
+    # AND once the parameter exists, the next handshake reads it and succeeds
+    ssm.put_parameter(Name=PARAMETER, Value=TOKEN, Type="SecureString")
+    second = invoke(guarded, handshake_event(verify_token=TOKEN))
+    assert second["statusCode"] == 200
+    assert len(ssm_calls) == 2
+
+
+def test_unreachable_ssm_is_503(
+    guarded: ModuleType, token_parameter: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an SSM endpoint that cannot be reached
+    assert boto3.DEFAULT_SESSION is not None
+
+    def refuse(request: Any, **_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url=request.url)
+
+    boto3.DEFAULT_SESSION.events.register("before-send.ssm.GetParameter", refuse)
+    # WHEN a handshake arrives
+    response = invoke(guarded, handshake_event(verify_token=TOKEN))
+    # THEN 503, logged with the reason, and the token appears nowhere in the log
+    assert response["statusCode"] == 503
+    out = capsys.readouterr().out
+    assert json.loads(out.splitlines()[-1])["reason"] == "ssm unreachable: EndpointConnectionError"
+    assert TOKEN not in out
+
+
+def test_raw_query_string_alone_is_enough(guarded: ModuleType, token_parameter: str) -> None:
+    # GIVEN an event carrying only rawQueryString (URL-encoded)
+    event = handshake_event(verify_token=TOKEN, challenge="a b&c")
+    del event["queryStringParameters"]
+    assert "a+b%26c" in event["rawQueryString"]
+    # WHEN it arrives
+    response = invoke(guarded, event)
+    # THEN the parameters are decoded and the handshake succeeds
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"hub.challenge": "a b&c"}
+
+
+def test_handshake_on_another_path_is_404(guarded: ModuleType, token_parameter: str) -> None:
+    # GIVEN the right handshake sent to a path that is not configured
+    # WHEN it arrives
+    # THEN 404
+    assert invoke(guarded, handshake_event(path="/elsewhere"))["statusCode"] == 404
