@@ -43,9 +43,7 @@ def evaluate(
         raise FileNotFoundError(f"{program} not found")
     runtime_settings.reset_options()
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
-    pulumi.runtime.set_mocks(
-        mocks, project=project, stack=stack, preview=preview, monitor=monitor
-    )
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
 
     with _inside(program_dir):
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
