@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
                 default=3000,
                 help="port of the first Function URL, next ones count up (0: any free port)",
             )
+            sub.add_argument(
+                "--fresh",
+                action="store_true",
+                help="start with empty queues instead of restoring what the last stop left",
+            )
         else:
             sub.add_argument("name", nargs="?", help="one output to print, bare")
             sub.add_argument("--json", action="store_true", help="print as JSON")
@@ -59,7 +64,7 @@ def up(args: argparse.Namespace, started: float) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    cloud = LocalCloud(args.cwd, stack=args.stack, port=args.port)
+    cloud = LocalCloud(args.cwd, stack=args.stack, port=args.port, fresh=args.fresh)
     print(f"Deploying stack {args.stack!r} of {cloud.project_dir} locally...", flush=True)
     try:
         outputs = cloud.start()
@@ -71,6 +76,8 @@ def up(args: argparse.Namespace, started: float) -> int:
         return 2
     for warning in cloud.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for queue, count in cloud.restored.items():
+        print(f"restored {count} message(s) left in {queue} by the last stop", flush=True)
     print(format_outputs(outputs))
     print(f"    aws_endpoint_url = {cloud.endpoint_url}")
     ready = time.monotonic() - started

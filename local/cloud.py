@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import time
@@ -25,13 +26,20 @@ class LocalCloud:
     stack: str = "dev"
     port: int = 3000
     stream: TextIO | None = field(default_factory=lambda: sys.stdout)
+    fresh: bool = False
+    """Start with empty queues instead of restoring what the last stop left in them."""
+    state_root: Path | None = None
+    """Where logs, outputs and the queue snapshot go; default `<project>/.local`."""
     outputs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    restored: dict[str, int] = field(default_factory=dict)
+    """Messages put back per queue name, from the snapshot the last stop wrote."""
     startup_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         self.project_dir = self.project_dir.resolve()
-        self.state_dir = self.project_dir / STATE_DIR / self.stack
+        root = self.state_root or self.project_dir / STATE_DIR
+        self.state_dir = root / self.stack
         self._aws: EmbeddedAws | None = None
         self._provider: Any = None
         self._logs: LogSink | None = None
@@ -48,7 +56,11 @@ class LocalCloud:
     def start(self) -> dict[str, Any]:
         began = time.monotonic()
         config = load_stack_config(self.project_dir, self.stack)  # fail fast, before spawning
-        self._aws = EmbeddedAws()  # starts in the background while the program is imported
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        leftover = self._take_snapshot()
+        # Starts in the background while the program is imported and evaluated.
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._aws = EmbeddedAws(snapshot=self.snapshot_path, log_path=self.log_dir / "moto.log")
         try:
             from local.program import evaluate
             from local.provider import LocalProvider
@@ -72,10 +84,49 @@ class LocalCloud:
             self.stop()
             raise
         self.warnings = list(self._provider.deployment.warnings)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if leftover:
+            self._restore(leftover)
         (self.state_dir / "outputs.json").write_text(json.dumps(self.outputs, indent=2) + "\n")
         self.startup_seconds = time.monotonic() - began
         return self.outputs
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.state_dir / "queues.json"
+
+    def _take_snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        path = self.snapshot_path
+        if not path.is_file():
+            return {}
+        try:
+            queues = json.loads(path.read_text()).get("queues", {})
+        except ValueError:
+            self.warnings.append(f"ignored an unreadable queue snapshot {path}")
+            queues = {}
+        path.unlink()
+        return {} if self.fresh else queues
+
+    def _restore(self, queues: dict[str, list[dict[str, Any]]]) -> None:
+        """Puts back what the last stop left in the queues (new ids, receive counts reset)."""
+        sqs = self._provider.client("sqs")
+        for name, messages in queues.items():
+            try:
+                url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            except sqs.exceptions.QueueDoesNotExist:
+                self.warnings.append(
+                    f"{len(messages)} message(s) of queue {name} were not restored: "
+                    "the stack no longer declares that queue"
+                )
+                continue
+            for start in range(0, len(messages), 10):
+                entries = [
+                    _restore_entry(str(start + i), m)
+                    for i, m in enumerate(messages[start : start + 10])
+                ]
+                failed = sqs.send_message_batch(QueueUrl=url, Entries=entries).get("Failed", [])
+                if failed:
+                    self.warnings.append(f"queue {name}: {len(failed)} message(s) not restored")
+            self.restored[name] = len(messages)
 
     def stop(self) -> None:
         """Stops intake, workers and the embedded AWS; safe to call more than once."""
@@ -98,3 +149,19 @@ class LocalCloud:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _restore_entry(entry_id: str, saved: dict[str, Any]) -> dict[str, Any]:
+    attributes = {}
+    for key, value in (saved.get("attributes") or {}).items():
+        value = dict(value)
+        if "BinaryValue" in value:
+            value["BinaryValue"] = base64.b64decode(value["BinaryValue"])
+        attributes[key] = value
+    entry: dict[str, Any] = {"Id": entry_id, "MessageBody": saved["body"]}
+    if attributes:
+        entry["MessageAttributes"] = attributes
+    if saved.get("group_id"):
+        entry["MessageGroupId"] = saved["group_id"]
+        entry["MessageDeduplicationId"] = saved.get("deduplication_id") or entry_id
+    return entry

@@ -3,11 +3,16 @@
 A separate process keeps moto's request handling off the GIL that the Function URL servers
 and pollers share, and dies with its parent: it serves until its stdin closes.
 
-Run as `python -m local.moto_server`; it prints `PORT <n>` once it is listening.
+Run as `python -m local.moto_server PORT [SNAPSHOT]`; it prints `PORT <n>` once it is listening.
+With SNAPSHOT, it writes every message still in its queues there on the way out (in-flight
+ones included, which no SQS API call could list), so that `LocalCloud` can put them back on the
+next start: stopping the local cloud does not silently drop queued work.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import os
 import subprocess
@@ -25,17 +30,34 @@ class EmbeddedAwsError(RuntimeError):
 class EmbeddedAws:
     """Starts moto in a child process without waiting; `endpoint_url` waits for it."""
 
-    def __init__(self, *, port: int = 0, start_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        snapshot: Path | None = None,
+        log_path: Path | None = None,
+        start_timeout: float = 20.0,
+    ) -> None:
         root = Path(__file__).resolve().parent.parent
         env = {**os.environ, "PYTHONPATH": str(root)}
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "local.moto_server", str(port)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
+        argv = [sys.executable, "-m", "local.moto_server", str(port)]
+        if snapshot is not None:
+            argv.append(str(snapshot))
+        # stderr goes to a file, never to a pipe nobody drains (a full pipe would stall moto).
+        self._log_path = log_path
+        log = log_path.open("ab") if log_path is not None else subprocess.DEVNULL
+        try:
+            self._process = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=env,
+                text=True,
+            )
+        finally:
+            if not isinstance(log, int):
+                log.close()
         self._start_timeout = start_timeout
         self._endpoint: str | None = None
 
@@ -47,24 +69,57 @@ class EmbeddedAws:
             line = self._process.stdout.readline()
             if not line.startswith(READY_PREFIX) or time.monotonic() > deadline:
                 self.stop()
-                err = self._process.stderr.read() if self._process.stderr else ""
-                raise EmbeddedAwsError(f"the embedded moto server did not start: {line}{err}")
+                where = f" (see {self._log_path})" if self._log_path else ""
+                raise EmbeddedAwsError(f"the embedded moto server did not start{where}: {line}")
             self._endpoint = f"http://127.0.0.1:{int(line[len(READY_PREFIX) :])}"
         return self._endpoint
 
-    def stop(self, timeout: float = 3.0) -> None:
-        if self._process.poll() is not None:
-            return
-        if self._process.stdin is not None:
-            self._process.stdin.close()
-        try:
-            self._process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+    def stop(self, timeout: float = 4.0) -> None:
+        """Closes moto's stdin (it snapshots and exits), killing it if it takes too long."""
+        if self._process.poll() is None:
+            if self._process.stdin is not None:
+                self._process.stdin.close()
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
 
 
-def _serve(port: int) -> None:
+def _snapshot_queues() -> dict[str, list[dict[str, object]]]:
+    """Every message moto holds, per queue name, in the shape SendMessage takes back."""
+    from moto.sqs.models import sqs_backends
+
+    queues: dict[str, list[dict[str, object]]] = {}
+    for regions in sqs_backends.values():
+        for backend in regions.values():
+            for name, queue in backend.queues.items():
+                kept = []
+                for message in list(queue._messages):
+                    attributes = {}
+                    for key, value in message.message_attributes.items():
+                        value = dict(value)
+                        if isinstance(value.get("BinaryValue"), bytes):
+                            value["BinaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
+                        attributes[key] = value
+                    kept.append(
+                        {
+                            "body": message.body,
+                            "attributes": attributes,
+                            "group_id": message.group_id,
+                            "deduplication_id": message.deduplication_id,
+                            "receive_count": message.approximate_receive_count,
+                        }
+                    )
+                if kept:
+                    queues[name] = kept
+    return queues
+
+
+def _serve(port: int, snapshot: Path | None) -> None:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -75,8 +130,17 @@ def _serve(port: int) -> None:
     try:
         sys.stdin.read()  # returns at EOF: the parent closed the pipe or died
     finally:
+        if snapshot is not None:
+            queues = _snapshot_queues()
+            if queues:
+                tmp = snapshot.with_suffix(".tmp")
+                tmp.write_text(json.dumps({"version": 1, "queues": queues}))
+                tmp.replace(snapshot)
         server.stop()
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    _serve(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 0,
+        Path(sys.argv[2]) if len(sys.argv) > 2 else None,
+    )

@@ -9,6 +9,7 @@ in the listener's environment, ARNs in policies) therefore point at local things
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import secrets
@@ -394,8 +395,12 @@ def _zip_dir(folder: Path) -> bytes:
 
 
 def _autoname(logical: str, suffix: str = "") -> str:
-    """Pulumi's auto-naming: the logical name plus a random suffix."""
-    return f"{logical}-{secrets.token_hex(4)[:7]}{suffix}"
+    """Pulumi's auto-naming: the logical name plus a 7-character suffix.
+
+    Pulumi keeps the random suffix in its state; the local cloud has no state, so the suffix is
+    derived from the name instead and stays the same across restarts (log files included).
+    """
+    return f"{logical}-{hashlib.sha256(logical.encode()).hexdigest()[:7]}{suffix}"
 
 
 def _attribute_strings(attributes: Mapping[str, Any]) -> dict[str, str]:

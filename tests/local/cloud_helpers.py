@@ -1,0 +1,75 @@
+"""Helpers for tests that run whole programs in the local cloud."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE_PROGRAM = Path(__file__).resolve().parent / "fixture_program"
+UNSUPPORTED_PROGRAM = Path(__file__).resolve().parent / "unsupported_program"
+
+
+def request(
+    url: str,
+    method: str = "GET",
+    path: str = "",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request to a local Function URL (127.0.0.1 only)."""
+    parts = urlsplit(url)
+    assert parts.hostname == "127.0.0.1", url
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request(method, "/" + path.lstrip("/"), body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def post_json(url: str, path: str, payload: Any) -> tuple[int, dict[str, Any]]:
+    status, _, body = request(
+        url, "POST", path, json.dumps(payload).encode(), {"content-type": "application/json"}
+    )
+    return status, json.loads(body)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def log_text(log_dir: Path, function_name: str) -> str:
+    path = log_dir / f"{function_name}.log"
+    return path.read_text() if path.exists() else ""
+
+
+def aws_client(service: str, endpoint_url: str, region: str = "us-east-1") -> Any:
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def quiet() -> io.StringIO:
+    """A terminal nobody reads, so test output stays clean."""
+    return io.StringIO()

@@ -1,0 +1,67 @@
+"""Fixture: an echo function behind a Function URL, and a worker fed by a queue with a DLQ."""
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+config = pulumi.Config()
+queue_name = config.require("queueName")
+token = config.get_secret("token")
+
+trust = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+role = aws.iam.Role("role", assume_role_policy=trust)
+
+dlq = aws.sqs.Queue("dlq", name=f"{queue_name}-dlq")
+queue = aws.sqs.Queue(
+    "queue",
+    name=queue_name,
+    visibility_timeout_seconds=2,
+    redrive_policy=dlq.arn.apply(
+        lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 2})
+    ),
+)
+
+echo = aws.lambda_.Function(
+    "echo",
+    role=role.arn,
+    runtime="python3.13",
+    handler="echo.handler",
+    timeout=1,
+    code=pulumi.FileArchive("functions/echo"),
+    environment={"variables": {"GREETING": "hello", "TOKEN": token or "none"}},
+)
+url = aws.lambda_.FunctionUrl("echo-url", function_name=echo.name, authorization_type="NONE")
+
+worker = aws.lambda_.Function(
+    "worker",
+    role=role.arn,
+    runtime="python3.13",
+    handler="handler.handler",
+    timeout=5,
+    code=pulumi.FileArchive("functions/worker"),
+)
+aws.lambda_.EventSourceMapping(
+    "worker-mapping",
+    event_source_arn=queue.arn,
+    function_name=worker.arn,
+    batch_size=5,
+    function_response_types=["ReportBatchItemFailures"],
+)
+
+pulumi.export("echo_url", url.function_url)
+pulumi.export("queue_url", queue.url)
+pulumi.export("dlq_url", dlq.url)
+pulumi.export("worker_name", worker.name)
+pulumi.export("echo_name", echo.name)

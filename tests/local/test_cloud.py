@@ -1,0 +1,196 @@
+"""The real program (the dev stack) deployed by the local cloud, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cloud_helpers import ROOT, aws_client, log_text, post_json, quiet, request, wait_for
+
+from local.cloud import LocalCloud
+
+EVENTS = ROOT / "events"
+
+
+@pytest.fixture(scope="module")
+def dev_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    cloud = LocalCloud(
+        ROOT, stack="dev", port=0, stream=quiet(), state_root=tmp_path_factory.mktemp("state")
+    )
+    cloud.start()
+    yield cloud
+    cloud.stop()
+
+
+def test_post_is_answered_then_processed_within_two_seconds(dev_cloud: LocalCloud):
+    # GIVEN the dev stack served locally and a real Strava event
+    url = dev_cloud.outputs["listener_url"]
+    event = json.loads((EVENTS / "strava-activity-create.json").read_text())
+    # WHEN it is posted to the listener's URL
+    status, body = post_json(url, "append_queue", event)
+    # THEN the listener answers 200 with a timestamp and the SQS message id
+    assert status == 200
+    assert body["timestamp"].endswith("Z")
+    message_id = body["message_id"]
+    # AND the processor logs that very message within 2 s
+    processor = dev_cloud.outputs["processor_function_name"]
+    line = wait_for(
+        lambda: next(
+            (
+                x
+                for x in log_text(dev_cloud.log_dir, processor).splitlines()
+                if message_id in x and "message processed" in x
+            ),
+            None,
+        ),
+        timeout=2.0,
+        what="the processor's log line",
+    )
+    record = json.loads(line.split(" ", 1)[1])
+    assert record["strava"]["object_id"] == event["object_id"]
+
+
+def test_bad_input_gets_its_status_and_never_reaches_the_processor(dev_cloud: LocalCloud):
+    url = dev_cloud.outputs["listener_url"]
+    assert request(url, "GET", "nope")[0] == 404
+    assert (
+        request(url, "PUT", "append_queue", b"{}", {"content-type": "application/json"})[0] == 405
+    )
+    status, _, body = request(
+        url, "POST", "append_queue", b"{", {"content-type": "application/json"}
+    )
+    assert status == 400
+    assert "error" in json.loads(body)
+    assert request(url, "POST", "append_queue", b"x", {"content-type": "text/plain"})[0] == 415
+    # No handshake token is configured in the dev stack: every handshake is refused.
+    query = "append_queue?hub.mode=subscribe&hub.challenge=abc&hub.verify_token=x"
+    assert request(url, "GET", query)[0] == 403
+
+
+def test_outputs_follow_the_contract_with_local_urls(dev_cloud: LocalCloud):
+    outputs = dev_cloud.outputs
+    assert outputs["listener_url"].startswith("http://127.0.0.1:")
+    assert outputs["listener_url"].endswith("/")
+    assert outputs["queue_url"].startswith(dev_cloud.endpoint_url)
+    assert outputs["dlq_url"].startswith(dev_cloud.endpoint_url)
+    assert outputs["queue_arn"].endswith(":async-webhook-dev")
+    assert outputs["listener_function_name"] == "async-webhook-dev-listener"
+    assert outputs["processor_function_name"] == "async-webhook-dev-processor"
+    written = json.loads((dev_cloud.state_dir / "outputs.json").read_text())
+    assert written == outputs
+
+
+def test_declared_resources_exist_in_the_embedded_aws(dev_cloud: LocalCloud):
+    endpoint = dev_cloud.endpoint_url
+    sqs = aws_client("sqs", endpoint)
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=dev_cloud.outputs["queue_url"], AttributeNames=["All"]
+    )["Attributes"]
+    assert attributes["VisibilityTimeout"] == str(6 * 30)
+    assert json.loads(attributes["RedrivePolicy"]) == {
+        "deadLetterTargetArn": dev_cloud.outputs["dlq_arn"],
+        "maxReceiveCount": 5,
+    }
+    assert attributes["SqsManagedSseEnabled"] == "true"
+    assert "aws:SecureTransport" in attributes["Policy"]
+    iam = aws_client("iam", endpoint)
+    roles = [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    assert len([r for r in roles if r.startswith(("listener-role", "processor-role"))]) == 2
+    logs = aws_client("logs", endpoint)
+    groups = {
+        g["logGroupName"]: g.get("retentionInDays")
+        for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    }
+    assert groups == {
+        "/aws/lambda/async-webhook-dev-listener": 14,
+        "/aws/lambda/async-webhook-dev-processor": 14,
+    }
+    functions = aws_client("lambda", endpoint).list_functions()["Functions"]
+    assert {f["FunctionName"] for f in functions} == {
+        "async-webhook-dev-listener",
+        "async-webhook-dev-processor",
+    }
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            children = (task / "children").read_text().split()
+            for child in children:
+                found.add(int(child))
+                frontier.append(int(child))
+    return found
+
+
+def test_cli_serves_from_another_folder_and_stops_cleanly_on_sigterm(tmp_path: Path):
+    # GIVEN `python -m local up` started from another folder with -C, -s and --port 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local", "up", "-C", str(ROOT), "-s", "dev", "--port", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        lines: list[str] = []
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("Ready in"):
+                break
+        text = "".join(lines)
+        assert "    listener_url = http://127.0.0.1:" in text, text
+        url = next(x for x in lines if "listener_url = " in x).split(" = ")[1].strip()
+        # WHEN it has served a request and then receives SIGTERM
+        status, _ = post_json(url, "append_queue", {"hello": "world"})
+        assert status == 200
+        children = _descendants(proc.pid)
+        assert children, "expected the embedded AWS and function workers as child processes"
+        proc.send_signal(signal.SIGTERM)
+        # THEN it exits 0 within 5 s and leaves no process behind
+        assert proc.wait(timeout=5) == 0
+        rest = proc.stdout.read()
+        assert "Stopped." in rest
+        time.sleep(0.2)
+        alive = [pid for pid in children if Path(f"/proc/{pid}").exists()]
+        zombies = [
+            pid for pid in alive if "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+        ]
+        assert alive == zombies, f"left behind: {alive}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_output_command_prints_what_is_being_served(dev_cloud: LocalCloud):
+    # `python -m local output` reads the state of the stack being served.
+    state_root = dev_cloud.state_dir.parent
+    assert state_root.name != ".local"
+    result = subprocess.run(
+        [sys.executable, "-m", "local", "output", "listener_url", "-C", str(ROOT), "-s", "nope"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "not being served" in result.stderr

@@ -1,0 +1,215 @@
+"""The local cloud on small fixture programs: fidelity, stacks, secrets, errors, restarts."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cloud_helpers import (
+    FIXTURE_PROGRAM,
+    ROOT,
+    UNSUPPORTED_PROGRAM,
+    aws_client,
+    log_text,
+    quiet,
+    request,
+    wait_for,
+)
+
+from infra.config import ConfigError
+from local.cloud import LocalCloud
+from local.provider import UnsupportedResourceError
+from local.stackfile import StackFileError
+
+
+@pytest.fixture(scope="module")
+def fixture_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    cloud = LocalCloud(
+        FIXTURE_PROGRAM,
+        stack="test",
+        port=0,
+        stream=quiet(),
+        state_root=tmp_path_factory.mktemp("state"),
+    )
+    cloud.start()
+    yield cloud
+    cloud.stop()
+
+
+def test_function_url_speaks_payload_2_0_both_ways(fixture_cloud: LocalCloud):
+    url = fixture_cloud.outputs["echo_url"]
+    status, headers, body = request(
+        url,
+        "POST",
+        "some/path?b=2&a=1&a=3",
+        b'{"x": 1}',
+        {"Content-Type": "application/json", "X-Custom": "v", "User-Agent": "tester/1.0"},
+    )
+    assert status == 200
+    assert headers["Content-Type"] == "application/json"
+    event = json.loads(body)
+    assert event["version"] == "2.0"
+    assert event["rawPath"] == "/some/path"
+    assert event["rawQueryString"] == "b=2&a=1&a=3"
+    assert event["queryStringParameters"] == {"a": "1,3", "b": "2"}
+    assert event["headers"]["x-custom"] == "v"
+    assert all(name == name.lower() for name in event["headers"])
+    assert event["requestContext"]["http"]["method"] == "POST"
+    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
+    assert event["requestContext"]["http"]["userAgent"] == "tester/1.0"
+    assert event["requestContext"]["requestId"]
+    assert isinstance(event["requestContext"]["timeEpoch"], int)
+    assert event["body"] == '{"x": 1}'
+    assert event["isBase64Encoded"] is False
+
+
+def test_binary_bodies_arrive_base64_encoded(fixture_cloud: LocalCloud):
+    url = fixture_cloud.outputs["echo_url"]
+    raw = bytes(range(256))
+    _, _, body = request(url, "POST", "bin", raw, {"content-type": "application/octet-stream"})
+    event = json.loads(body)
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == raw
+
+
+def test_function_errors_and_timeouts_are_502(fixture_cloud: LocalCloud):
+    url = fixture_cloud.outputs["echo_url"]
+    assert request(url, "GET", "boom")[0] == 502
+    status, _, _ = request(url, "GET", "slow")
+    assert status == 502
+    # The function still works after its worker was killed for the timeout.
+    assert request(url, "GET", "fine")[0] == 200
+
+
+def test_function_sees_its_declared_environment(fixture_cloud: LocalCloud):
+    _, _, body = request(fixture_cloud.outputs["echo_url"], "GET", "env")
+    assert json.loads(body) == {"greeting": "hello", "token": "none"}
+
+
+def test_partial_batch_failure_retries_only_failed_records_then_dead_letters(
+    fixture_cloud: LocalCloud,
+):
+    # GIVEN a queue with maxReceiveCount 2 and a 2 s visibility timeout
+    sqs = aws_client("sqs", fixture_cloud.endpoint_url, "eu-west-1")
+    queue_url = fixture_cloud.outputs["queue_url"]
+    # WHEN one good and one failing record are sent
+    sqs.send_message(QueueUrl=queue_url, MessageBody="ok-partial")
+    sqs.send_message(QueueUrl=queue_url, MessageBody="fail-partial")
+    worker = fixture_cloud.outputs["worker_name"]
+    # THEN the failing one reaches the DLQ after 2 receives, the good one is processed once
+    dlq_url = fixture_cloud.outputs["dlq_url"]
+    message = wait_for(
+        lambda: sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1).get("Messages"),
+        timeout=12,
+        what="the failing record in the DLQ",
+    )
+    assert message[0]["Body"] == "fail-partial"
+    log = log_text(fixture_cloud.log_dir, worker)
+    assert log.count("worker got ok-partial") == 1
+    assert "worker got fail-partial receive=1" in log
+    assert "worker got fail-partial receive=2" in log
+    assert "worker got fail-partial receive=3" not in log
+
+
+def test_secure_config_needs_its_environment_variable(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("LOCAL_SECRET_TOKEN", raising=False)
+    cloud = LocalCloud(FIXTURE_PROGRAM, stack="other", port=0, stream=quiet(), state_root=tmp_path)
+    with pytest.raises(StackFileError, match="LOCAL_SECRET_TOKEN"):
+        cloud.start()
+
+
+def test_other_stack_with_its_secret_from_the_environment(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("LOCAL_SECRET_TOKEN", "from-env")
+    with LocalCloud(
+        FIXTURE_PROGRAM, stack="other", port=0, stream=quiet(), state_root=tmp_path
+    ) as cloud:
+        assert cloud.outputs["queue_url"].endswith("/fixture-other")
+        _, _, body = request(cloud.outputs["echo_url"], "GET", "env")
+        assert json.loads(body)["token"] == "from-env"
+
+
+def test_unsupported_type_is_a_clear_error_and_nothing_is_left_running(tmp_path: Path):
+    cloud = LocalCloud(
+        UNSUPPORTED_PROGRAM, stack="test", port=0, stream=quiet(), state_root=tmp_path
+    )
+    with pytest.raises(UnsupportedResourceError) as caught:
+        cloud.start()
+    text = str(caught.value)
+    assert "aws:s3/bucket:Bucket" in text
+    assert "aws:sqs/queue:Queue" in text
+    assert "aws:lambda/function:Function" in text
+    assert cloud._aws is None
+
+
+def test_invalid_stack_config_fails_before_serving(tmp_path: Path):
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("__main__.py", "Pulumi.yaml"):
+        (project / name).write_text((ROOT / name).read_text())
+    (project / "infra").symlink_to(ROOT / "infra")
+    (project / "functions").symlink_to(ROOT / "functions")
+    (project / "Pulumi.bad.yaml").write_text(
+        "config:\n  async-webhook:batchSize: 0\n  async-webhook:maxConcurrency: 1\n"
+    )
+    cloud = LocalCloud(project, stack="bad", port=0, stream=quiet(), state_root=tmp_path / "s")
+    with pytest.raises(ConfigError) as caught:
+        cloud.start()
+    assert {p.key for p in caught.value.problems} == {"batchSize", "maxConcurrency"}
+
+
+def test_queued_and_in_flight_messages_survive_a_restart(tmp_path: Path):
+    # GIVEN a message being processed (in flight) and one waiting in the DLQ
+    first = LocalCloud(FIXTURE_PROGRAM, stack="test", port=0, stream=quiet(), state_root=tmp_path)
+    first.start()
+    try:
+        sqs = aws_client("sqs", first.endpoint_url, "eu-west-1")
+        sqs.send_message(QueueUrl=first.outputs["dlq_url"], MessageBody="parked")
+        sqs.send_message(
+            QueueUrl=first.outputs["queue_url"],
+            MessageBody="sleep-restart",
+            MessageAttributes={"kind": {"DataType": "String", "StringValue": "slow"}},
+        )
+        worker = first.outputs["worker_name"]
+        wait_for(
+            lambda: "worker got sleep-restart" in log_text(first.log_dir, worker),
+            timeout=5,
+            what="the worker to start on the message",
+        )
+    finally:
+        # WHEN the local cloud stops mid-invocation
+        first.stop()
+    # THEN the next start puts both back, and the in-flight one is processed again
+    second = LocalCloud(FIXTURE_PROGRAM, stack="test", port=0, stream=quiet(), state_root=tmp_path)
+    second.start()
+    try:
+        assert second.restored == {"fixture-work": 1, "fixture-work-dlq": 1}
+        sqs = aws_client("sqs", second.endpoint_url, "eu-west-1")
+        parked = sqs.receive_message(
+            QueueUrl=second.outputs["dlq_url"], MessageAttributeNames=["All"], WaitTimeSeconds=1
+        )["Messages"]
+        assert [m["Body"] for m in parked] == ["parked"]
+        wait_for(
+            lambda: log_text(second.log_dir, worker).count("worker got sleep-restart") >= 2,
+            timeout=5,
+            what="the restored message to be processed",
+        )
+    finally:
+        second.stop()
+
+
+def test_fresh_start_discards_what_the_last_stop_left(tmp_path: Path):
+    with LocalCloud(
+        FIXTURE_PROGRAM, stack="test", port=0, stream=quiet(), state_root=tmp_path
+    ) as cloud:
+        sqs = aws_client("sqs", cloud.endpoint_url, "eu-west-1")
+        sqs.send_message(QueueUrl=cloud.outputs["dlq_url"], MessageBody="old")
+    assert (tmp_path / "test" / "queues.json").exists()
+    with LocalCloud(
+        FIXTURE_PROGRAM, stack="test", port=0, stream=quiet(), state_root=tmp_path, fresh=True
+    ) as cloud:
+        assert cloud.restored == {}
+        sqs = aws_client("sqs", cloud.endpoint_url, "eu-west-1")
+        assert "Messages" not in sqs.receive_message(QueueUrl=cloud.outputs["dlq_url"])
