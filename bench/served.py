@@ -1,0 +1,249 @@
+"""A stack served by `python -m local up` in a child process, and the log files it writes.
+
+The local cloud runs in a process of its own, as a developer runs it, so the benchmark's HTTP
+clients never share its GIL. Its function logs are the ground truth of what was processed: the
+processor logs the SQS message id of every message it processes, and every line carries the
+wall-clock time (ms) at which the local cloud received it from the worker.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT
+
+READY = re.compile(r"^Ready in (?P<seconds>[0-9.]+) s\. Logs: (?P<logs>.+?)/?\. ")
+OUTPUT = re.compile(r"^    (?P<key>[a-z_]+) = (?P<value>\S+)$")
+
+
+class ServeError(RuntimeError):
+    """The local cloud did not come up (its last output lines are in the message)."""
+
+
+@dataclass
+class LogLine:
+    at: float
+    """Epoch seconds of the line's stamp (millisecond resolution, truncated)."""
+    text: str
+
+    def json(self) -> dict[str, Any] | None:
+        if not self.text.startswith("{"):
+            return None
+        try:
+            value = json.loads(self.text)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+
+def parse_stamp(stamp: str) -> float:
+    """`2026-01-01T00:00:00.123Z` (the LogSink format) -> epoch seconds."""
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+
+
+class LogTail:
+    """New complete lines of a log file since this object was created (the file may not exist
+    yet: a function's log is created at its first output)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = path.stat().st_size if path.exists() else 0
+        self._partial = b""
+
+    def read(self) -> list[LogLine]:
+        try:
+            with self.path.open("rb") as file:
+                file.seek(self._offset)
+                data = file.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(data)
+        data = self._partial + data
+        *complete, self._partial = data.split(b"\n")
+        lines = []
+        for raw in complete:
+            text = raw.decode("utf-8", errors="replace")
+            stamp, _, rest = text.partition(" ")
+            try:
+                at = parse_stamp(stamp)
+            except ValueError:
+                continue
+            lines.append(LogLine(at, rest))
+        return lines
+
+
+@dataclass
+class Processed:
+    """Per message id: when each "message processed" / "record failed" line appeared."""
+
+    processed: dict[str, list[float]]
+    failed: dict[str, list[float]]
+
+    @classmethod
+    def empty(cls) -> Processed:
+        return cls({}, {})
+
+    def add(self, lines: list[LogLine]) -> None:
+        for line in lines:
+            data = line.json()
+            if data is None:
+                continue
+            message_id = data.get("message_id")
+            if not isinstance(message_id, str):
+                continue
+            if data.get("message") == "message processed":
+                self.processed.setdefault(message_id, []).append(line.at)
+            elif data.get("message") == "record failed":
+                self.failed.setdefault(message_id, []).append(line.at)
+
+
+class ServedStack:
+    """`python -m local up -C <project> -s <stack> --port 0`, started and stopped by us."""
+
+    def __init__(self, project_dir: Path = ROOT, stack: str = "dev") -> None:
+        self.project_dir = project_dir.resolve()
+        self.stack = stack
+        self.outputs: dict[str, str] = {}
+        self.endpoint_url = ""
+        self.log_dir = self.project_dir / ".local" / stack / "logs"
+        self.ready_seconds = math.nan
+        """Time from spawning the process to its "Ready" line, measured here."""
+        self.reported_ready_seconds = math.nan
+        """What the process itself printed (from its own start, imports included)."""
+        self._process: subprocess.Popen[str] | None = None
+        self._tail: collections.deque[str] = collections.deque(maxlen=60)
+        self._ready = threading.Event()
+        self._reader: threading.Thread | None = None
+        self._saved_outputs: bytes | None = None
+
+    @property
+    def outputs_file(self) -> Path:
+        return self.project_dir / ".local" / self.stack / "outputs.json"
+
+    def start(self, timeout: float = 60.0) -> float:
+        # Someone may already serve this stack (`make up`): its outputs file would be removed
+        # when we stop, so keep a copy and put it back.
+        if self.outputs_file.exists():
+            self._saved_outputs = self.outputs_file.read_bytes()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        started = time.perf_counter()
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "local",
+                "up",
+                "-C",
+                str(self.project_dir),
+                "-s",
+                self.stack,
+                "--port",
+                "0",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
+        self._reader = threading.Thread(target=self._read, name="bench-local-up", daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.01):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise ServeError(
+                    f"`python -m local up -s {self.stack}` did not become ready: "
+                    + "\n".join(self._tail)
+                )
+        self.ready_seconds = time.perf_counter() - started
+        return self.ready_seconds
+
+    def _read(self) -> None:
+        assert self._process is not None
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            line = line.rstrip("\n")
+            self._tail.append(line)
+            if self._ready.is_set():
+                continue
+            output = OUTPUT.match(line)
+            if output:
+                if output["key"] == "aws_endpoint_url":
+                    self.endpoint_url = output["value"]
+                else:
+                    self.outputs[output["key"]] = output["value"]
+                continue
+            ready = READY.match(line)
+            if ready:
+                self.reported_ready_seconds = float(ready["seconds"])
+                self.log_dir = Path(ready["logs"])
+                self._ready.set()
+
+    def log_path(self, output_name: str) -> Path:
+        """The log file of the function named by a stack output (e.g. processor_function_name)."""
+        return self.log_dir / f"{self.outputs[output_name].replace('/', '_')}.log"
+
+    def last_lines(self) -> str:
+        return "\n".join(self._tail)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._reader is not None:
+            self._reader.join(2.0)
+            self._reader = None
+        if self._saved_outputs is not None and not self.outputs_file.exists():
+            self.outputs_file.write_bytes(self._saved_outputs)
+        self._saved_outputs = None
+
+    def __enter__(self) -> ServedStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_for_messages(
+    tail: LogTail,
+    seen: Processed,
+    wanted: set[str],
+    *,
+    deadline: float,
+    include_failed: bool = False,
+    poll_seconds: float = 0.005,
+) -> bool:
+    """Read `tail` into `seen` until every id in `wanted` was processed (or failed, when
+    `include_failed`), or time.monotonic() passes `deadline`. True when all were seen."""
+    while True:
+        seen.add(tail.read())
+        done = set(seen.processed)
+        if include_failed:
+            done |= set(seen.failed)
+        if wanted <= done:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll_seconds)
