@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 ACCOUNT_ID = "123456789012"
@@ -420,3 +420,95 @@ def sqs_event_from_receive(
             record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
         records.append(record)
     return {"Records": records}
+
+
+class Delivery(NamedTuple):
+    """What one poll of an event source mapping did (see deliver_batch)."""
+
+    received: list[str]
+    """Message ids handed to the function, in order."""
+    failed: list[str]
+    """Message ids left in the queue: reported failures, or the whole batch on a function error."""
+    deleted: list[str]
+    """Message ids deleted from the queue."""
+    event: dict[str, Any]
+    """The SQS event the function was invoked with."""
+
+
+def reported_failures(result: Any, batch_ids: list[str]) -> list[str] | None:
+    """The ids a ReportBatchItemFailures response returns to the queue, as Lambda reads it.
+
+    None, {} or an empty/null batchItemFailures list is complete success ([]). A malformed
+    response, or an itemIdentifier that is null, empty or not in the batch, is a complete
+    failure (None). (AWS Lambda docs: "Implementing partial batch responses".)
+    """
+    if result is None or result == {}:
+        return []
+    if not isinstance(result, Mapping):
+        return None
+    items = result.get("batchItemFailures")
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        return None
+    failed: list[str] = []
+    for item in items:
+        identifier = item.get("itemIdentifier") if isinstance(item, Mapping) else None
+        if not isinstance(identifier, str) or identifier not in batch_ids:
+            return None
+        failed.append(identifier)
+    return failed
+
+
+def deliver_batch(
+    client: Any,
+    queue_url: str,
+    handler: Any,
+    *,
+    batch_size: int = 10,
+    context: Any = None,
+) -> Delivery:
+    """One poll of an SQS event source mapping with ReportBatchItemFailures, played honestly.
+
+    ReceiveMessage (every attribute), invoke handler(event, context) with the event Lambda would
+    build, then delete every record the response did not return. A function error (an exception
+    out of handler) or an invalid response leaves the whole batch in the queue, to come back after
+    the visibility timeout, exactly like Lambda.
+    """
+    messages = receive_messages(client, queue_url, max_messages=batch_size)
+    event = sqs_event_from_receive(messages, queue_url=queue_url)
+    ids = [message["MessageId"] for message in messages]
+    if not messages:
+        return Delivery(received=[], failed=[], deleted=[], event=event)
+    try:
+        failed = reported_failures(handler(event, context or LambdaContext()), ids)
+    except Exception:  # noqa: BLE001 - any function error returns the whole batch
+        failed = None
+    kept = set(ids if failed is None else failed)
+    done = [message for message in messages if message["MessageId"] not in kept]
+    if done:
+        client.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                for index, message in enumerate(done)
+            ],
+        )
+    return Delivery(
+        received=ids,
+        failed=[i for i in ids if i in kept],
+        deleted=[message["MessageId"] for message in done],
+        event=event,
+    )
+
+
+def queue_counts(client: Any, queue_url: str) -> tuple[int, int, int]:
+    """(visible, in flight, delayed) messages of a queue, from GetQueueAttributes."""
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    attributes = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)
+    values = attributes["Attributes"]
+    return int(values[names[0]]), int(values[names[1]]), int(values[names[2]])
