@@ -97,7 +97,7 @@ def _snapshot_queues() -> dict[str, list[dict[str, object]]]:
     for regions in sqs_backends.values():
         for backend in regions.values():
             for name, queue in backend.queues.items():
-                kept = []
+                kept: list[dict[str, object]] = []
                 for message in list(queue._messages):
                     attributes = {}
                     for key, value in message.message_attributes.items():

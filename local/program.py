@@ -45,8 +45,11 @@ def evaluate(
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
 
+    def run() -> None:
+        runpy.run_path(str(program), run_name="__main__")
+
     with _inside(program_dir):
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+        _sync_await(run_pulumi_func(run))
 
     root = pulumi.runtime.get_root_resource()
     exported: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
