@@ -1,0 +1,1 @@
+"""A package inside the function, for handler strings like ``pkg/nested.fn``."""

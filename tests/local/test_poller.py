@@ -1,0 +1,393 @@
+"""The local SQS event source mapping, against a real SQS API (moto) with a real redrive policy."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.lambda_runtime import LocalFunction
+from local.poller import SqsPoller, _merge, failed_message_ids, sqs_record
+
+MakeFunction = Callable[..., LocalFunction]
+ARN_PREFIX = "arn:aws:sqs:us-east-1:123456789012:"
+
+
+class Queue:
+    """A queue (and its DLQ) created for one test, plus helpers to look inside."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        *,
+        fifo: bool = False,
+        max_receive_count: int = 2,
+        visibility_timeout: int = 1,
+    ) -> None:
+        suffix = ".fifo" if fifo else ""
+        name = f"q-{uuid.uuid4().hex[:12]}"
+        fifo_attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "true"} if fifo else {}
+        self.sqs = sqs
+        dlq = sqs.create_queue(QueueName=f"{name}-dlq{suffix}", Attributes=fifo_attributes)
+        self.dlq_url = dlq["QueueUrl"]
+        self.dlq_arn = ARN_PREFIX + f"{name}-dlq{suffix}"
+        redrive = {"deadLetterTargetArn": self.dlq_arn, "maxReceiveCount": str(max_receive_count)}
+        self.url = sqs.create_queue(
+            QueueName=f"{name}{suffix}",
+            Attributes={
+                "VisibilityTimeout": str(visibility_timeout),
+                "RedrivePolicy": json.dumps(redrive),
+                **fifo_attributes,
+            },
+        )["QueueUrl"]
+        self.arn = ARN_PREFIX + f"{name}{suffix}"
+
+    def send(self, *bodies: dict[str, Any], group: str | None = None) -> None:
+        for body in bodies:
+            extra = {"MessageGroupId": group} if group else {}
+            self.sqs.send_message(
+                QueueUrl=self.url,
+                MessageBody=json.dumps(body),
+                MessageAttributes={"source": {"DataType": "String", "StringValue": "tests"}},
+                **extra,
+            )
+
+    def count(self, url: str) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def dlq_ids(self) -> list[str]:
+        messages = self.sqs.receive_message(
+            QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+        ).get("Messages", [])
+        return sorted(json.loads(message["Body"])["id"] for message in messages)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def batches(record_log: Path) -> list[dict[str, Any]]:
+    if not record_log.exists():
+        return []
+    return [json.loads(line) for line in record_log.read_text().splitlines()]
+
+
+@pytest.fixture
+def record_log(tmp_path: Path) -> Path:
+    return tmp_path / "batches.jsonl"
+
+
+@pytest.fixture
+def pollers() -> Iterator[list[SqsPoller]]:
+    started: list[SqsPoller] = []
+    yield started
+    for poller in started:
+        poller.stop()
+        poller.wait_idle(5.0)
+
+
+@pytest.fixture
+def start_poller(
+    make_function: MakeFunction, sqs: Any, record_log: Path, pollers: list[SqsPoller]
+) -> Callable[..., SqsPoller]:
+    def start(queue: Queue, **options: Any) -> SqsPoller:
+        function = make_function("batch", environment={"RECORD_LOG": str(record_log)})
+        poller = SqsPoller(
+            function, sqs_client=sqs, queue_url=queue.url, queue_arn=queue.arn, **options
+        )
+        pollers.append(poller)
+        poller.start()
+        return poller
+
+    return start
+
+
+# -- pure parts ----------------------------------------------------------------------------
+
+
+def test_receive_message_entry_becomes_a_lambda_sqs_record() -> None:
+    message = {
+        "MessageId": "m-1",
+        "ReceiptHandle": "rh-1",
+        "MD5OfBody": "md5-body",
+        "MD5OfMessageAttributes": "md5-attrs",
+        "Body": "hello",
+        "Attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1545082649183",
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": "1545082649185",
+        },
+        "MessageAttributes": {
+            "path": {"DataType": "String", "StringValue": "/append_queue"},
+            "raw": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        },
+    }
+
+    record = sqs_record(message, queue_arn="arn:aws:sqs:eu-west-1:123456789012:jobs")
+
+    assert record == {
+        "messageId": "m-1",
+        "receiptHandle": "rh-1",
+        "body": "hello",
+        "attributes": message["Attributes"],
+        "messageAttributes": {
+            "path": {
+                "stringValue": "/append_queue",
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": "String",
+            },
+            "raw": {
+                "binaryValue": "AAE=",
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": "Binary",
+            },
+        },
+        "md5OfMessageAttributes": "md5-attrs",
+        "md5OfBody": "md5-body",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:jobs",
+        "awsRegion": "eu-west-1",
+    }
+
+
+def test_a_message_delivered_twice_while_gathering_is_in_the_batch_once() -> None:
+    batch = [{"MessageId": "m1", "ReceiptHandle": "old"}, {"MessageId": "m2", "ReceiptHandle": "x"}]
+
+    _merge(batch, [{"MessageId": "m1", "ReceiptHandle": "new"}, {"MessageId": "m3"}])
+
+    assert batch == [
+        {"MessageId": "m1", "ReceiptHandle": "new"},
+        {"MessageId": "m2", "ReceiptHandle": "x"},
+        {"MessageId": "m3"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (None, set()),
+        ({}, set()),
+        ({"batchItemFailures": None}, set()),
+        ({"batchItemFailures": []}, set()),
+        ({"batchItemFailures": [{"itemIdentifier": "a"}]}, {"a"}),
+        ({"batchItemFailures": [{"itemIdentifier": ""}]}, None),
+        ({"batchItemFailures": [{"itemIdentifier": None}]}, None),
+        ({"batchItemFailures": [{"itemIdentifer": "a"}]}, None),
+        ({"batchItemFailures": [{"itemIdentifier": "not-in-batch"}]}, None),
+        ({"batchItemFailures": "a"}, None),
+        ("ok", None),
+    ],
+)
+def test_batch_item_failures_are_read_like_aws(payload: Any, expected: set[str] | None) -> None:
+    assert failed_message_ids(payload, {"a", "b"}) == expected
+
+
+# -- against the SQS API -------------------------------------------------------------------
+
+
+def test_batches_never_exceed_the_batch_size(
+    sqs: Any, start_poller: Callable[..., SqsPoller], record_log: Path
+) -> None:
+    # GIVEN 12 waiting messages
+    queue = Queue(sqs)
+    queue.send(*({"id": i} for i in range(12)))
+
+    # WHEN a mapping with batch size 5 polls them
+    start_poller(queue, batch_size=5, batching_window_seconds=0.5, max_concurrency=2)
+
+    # THEN full batches go at once and the remainder after the window
+    wait_until(lambda: sum(len(b["ids"]) for b in batches(record_log)) == 12, 6, "12 records")
+    assert sorted(len(b["ids"]) for b in batches(record_log)) == [2, 5, 5]
+    wait_until(lambda: queue.count(queue.url) == 0, 3, "all messages deleted")
+
+
+def test_batching_window_gathers_records_that_arrive_later(
+    sqs: Any, start_poller: Callable[..., SqsPoller], record_log: Path
+) -> None:
+    # GIVEN a mapping with a 1 s window, already polling (visibility timeout > window, as on AWS)
+    queue = Queue(sqs, visibility_timeout=5)
+    start_poller(queue, batch_size=10, batching_window_seconds=1.0)
+    time.sleep(0.2)
+
+    # WHEN records arrive in two bursts 0.3 s apart
+    queue.send({"id": 1}, {"id": 2}, {"id": 3})
+    time.sleep(0.3)
+    queue.send({"id": 4}, {"id": 5})
+
+    # THEN they are delivered as one batch
+    wait_until(lambda: len(batches(record_log)) >= 1, 4, "a batch")
+    time.sleep(0.2)
+    assert [sorted(b["ids"]) for b in batches(record_log)] == [[1, 2, 3, 4, 5]]
+
+
+def test_zero_window_invokes_with_what_one_receive_returned(
+    sqs: Any, start_poller: Callable[..., SqsPoller], record_log: Path
+) -> None:
+    queue = Queue(sqs)
+    queue.send({"id": 1}, {"id": 2}, {"id": 3})
+
+    start_poller(queue, batch_size=10, batching_window_seconds=0)
+
+    wait_until(lambda: len(batches(record_log)) >= 1, 3, "a batch")
+    assert sorted(batches(record_log)[0]["ids"]) == [1, 2, 3]
+
+
+def test_records_are_real_sqs_event_records(
+    sqs: Any, start_poller: Callable[..., SqsPoller], record_log: Path
+) -> None:
+    queue = Queue(sqs)
+    queue.send({"id": "shape"})
+
+    start_poller(queue)
+
+    wait_until(lambda: len(batches(record_log)) == 1, 3, "a batch")
+    record = batches(record_log)[0]["first_record"]
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"] == queue.arn
+    assert record["awsRegion"] == "us-east-1"
+    assert json.loads(record["body"]) == {"id": "shape"}
+    assert {
+        "ApproximateReceiveCount",
+        "SentTimestamp",
+        "SenderId",
+        "ApproximateFirstReceiveTimestamp",
+    } <= set(record["attributes"])
+    assert record["messageAttributes"]["source"] == {
+        "stringValue": "tests",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
+    }
+    assert record["md5OfBody"] and record["receiptHandle"]
+
+
+def test_partial_failures_retry_only_failed_records_until_the_dlq(
+    sqs: Any, start_poller: Callable[..., SqsPoller], record_log: Path
+) -> None:
+    # GIVEN a queue redriving to its DLQ after 2 receives, and one poison message
+    queue = Queue(sqs, max_receive_count=2)
+    queue.send({"id": "ok-1"}, {"id": "poison", "fail": True}, {"id": "ok-2"})
+
+    # WHEN the mapping reports batch item failures
+    start_poller(queue, report_batch_item_failures=True)
+
+    # THEN the poison message alone is retried, then lands in the DLQ; the others run once
+    wait_until(lambda: queue.count(queue.dlq_url) == 1, 8, "the poison message in the DLQ")
+    assert queue.dlq_ids() == ["poison"]
+    seen = [i for batch in batches(record_log) for i in batch["ids"]]
+    assert sorted(seen) == ["ok-1", "ok-2", "poison", "poison"]
+    assert queue.count(queue.url) == 0
+
+
+def test_returned_failures_are_ignored_without_report_batch_item_failures(
+    sqs: Any, start_poller: Callable[..., SqsPoller], record_log: Path
+) -> None:
+    queue = Queue(sqs)
+    queue.send({"id": "ok"}, {"id": "reported", "fail": True})
+
+    start_poller(queue, report_batch_item_failures=False)
+
+    wait_until(lambda: queue.count(queue.url) == 0, 3, "every message deleted")
+    assert sorted(i for b in batches(record_log) for i in b["ids"]) == ["ok", "reported"]
+
+
+def test_function_error_retries_the_whole_batch(
+    sqs: Any,
+    start_poller: Callable[..., SqsPoller],
+    record_log: Path,
+    terminal: io.StringIO,
+) -> None:
+    queue = Queue(sqs, max_receive_count=3)
+    queue.send({"id": "a", "raise_first": True}, {"id": "b"})
+
+    start_poller(queue, report_batch_item_failures=True, batching_window_seconds=0.5)
+
+    wait_until(lambda: len(batches(record_log)) == 2, 6, "a failed and a retried batch")
+    first, second = batches(record_log)
+    assert sorted(first["ids"]) == sorted(second["ids"]) == ["a", "b"]
+    assert first["receive_counts"] == ["1", "1"]
+    assert second["receive_counts"] == ["2", "2"]
+    wait_until(lambda: queue.count(queue.url) == 0, 3, "the retried batch deleted")
+    assert queue.count(queue.dlq_url) == 0
+    assert "batch of 2 failed (RuntimeError)" in terminal.getvalue()
+
+
+def test_fifo_keeps_order_within_each_group(
+    sqs: Any, start_poller: Callable[..., SqsPoller], record_log: Path
+) -> None:
+    # GIVEN two message groups, six messages each
+    queue = Queue(sqs, fifo=True)
+    for group in ("A", "B"):
+        for i in range(6):
+            queue.send({"id": f"{group}{i}", "sleep": 0.05}, group=group)
+
+    # WHEN batches of 3 are processed with room for several in flight
+    start_poller(queue, batch_size=3, max_concurrency=4)
+
+    # THEN each group's messages ran in order, and never in two batches at once
+    wait_until(lambda: sum(len(b["ids"]) for b in batches(record_log)) == 12, 8, "12 records")
+    recorded = batches(record_log)
+    for group in ("A", "B"):
+        order = [
+            i for b in recorded for i, g in zip(b["ids"], b["groups"], strict=True) if g == group
+        ]
+        assert order == [f"{group}{i}" for i in range(6)]
+        spans = sorted((b["start"], b["end"]) for b in recorded if group in b["groups"])
+        assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans))
+
+
+def test_stop_returns_promptly_while_long_polling(
+    sqs: Any, start_poller: Callable[..., SqsPoller]
+) -> None:
+    poller = start_poller(Queue(sqs))
+    time.sleep(0.3)
+
+    started = time.monotonic()
+    poller.stop()
+
+    assert time.monotonic() - started < 1.5
+    assert not poller.running
+
+
+def test_a_missing_queue_is_logged_and_the_poller_survives(
+    sqs: Any,
+    make_function: MakeFunction,
+    terminal: io.StringIO,
+    pollers: list[SqsPoller],
+    moto_endpoint: str,
+) -> None:
+    poller = SqsPoller(
+        make_function("batch", environment={"RECORD_LOG": "/dev/null"}),
+        sqs_client=sqs,
+        queue_url=f"{moto_endpoint}/123456789012/no-such-queue",
+        queue_arn=ARN_PREFIX + "no-such-queue",
+    )
+    pollers.append(poller)
+
+    poller.start()
+
+    wait_until(lambda: "cannot receive" in terminal.getvalue(), 3, "the problem in the log")
+    time.sleep(1.3)  # past the retry back-off
+    assert poller.running
+    assert terminal.getvalue().count("cannot receive") == 1  # said once, not once a second
