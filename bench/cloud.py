@@ -49,23 +49,23 @@ TARGET_THROUGHPUT_RATIO = 0.7
 WAIT_SECONDS = 30.0
 
 _LOCAL_CLOUD_CHILD = f"""
-import io, json, sys, time
+import io, json, sys, tempfile, time
 t0 = time.perf_counter()
 sys.path.insert(0, {str(ROOT)!r})
 from pathlib import Path
 from local.cloud import LocalCloud
 t1 = time.perf_counter()
-cloud = LocalCloud(Path({str(ROOT)!r}), stack="dev", port=0, stream=io.StringIO())
-saved = cloud.state_dir / "outputs.json"
-before = saved.read_bytes() if saved.exists() else None
-try:
-    outputs = cloud.start()
-    t2 = time.perf_counter()
-    assert outputs["listener_url"].startswith("http://127.0.0.1:")
-finally:
-    cloud.stop()
-    if before is not None and not saved.exists():
-        saved.write_bytes(before)
+with tempfile.TemporaryDirectory(prefix="bench-local-cloud-") as state:
+    cloud = LocalCloud(
+        Path({str(ROOT)!r}), stack="dev", port=0, stream=io.StringIO(), fresh=True,
+        state_root=Path(state),
+    )
+    try:
+        outputs = cloud.start()
+        t2 = time.perf_counter()
+        assert outputs["listener_url"].startswith("http://127.0.0.1:")
+    finally:
+        cloud.stop()
 print(json.dumps({{"import_ms": (t1 - t0) * 1000, "start_ms": (t2 - t1) * 1000}}))
 """
 

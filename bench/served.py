@@ -110,8 +110,16 @@ class Processed:
                 self.failed.setdefault(message_id, []).append(line.at)
 
 
+PRESERVED = ("outputs.json", "queues.json")
+"""State files of a stack that a developer may be using (`make up` writes them): kept aside
+while the benchmark serves the same stack and put back afterwards."""
+
+
 class ServedStack:
-    """`python -m local up -C <project> -s <stack> --port 0`, started and stopped by us."""
+    """`python -m local up -C <project> -s <stack> --port 0 --fresh`, started and stopped by us.
+
+    --fresh: messages a previous session left in the queues must not join the measurement.
+    """
 
     def __init__(self, project_dir: Path = ROOT, stack: str = "dev") -> None:
         self.project_dir = project_dir.resolve()
@@ -127,17 +135,18 @@ class ServedStack:
         self._tail: collections.deque[str] = collections.deque(maxlen=60)
         self._ready = threading.Event()
         self._reader: threading.Thread | None = None
-        self._saved_outputs: bytes | None = None
+        self._saved: dict[Path, bytes | None] = {}
 
     @property
-    def outputs_file(self) -> Path:
-        return self.project_dir / ".local" / self.stack / "outputs.json"
+    def state_dir(self) -> Path:
+        return self.project_dir / ".local" / self.stack
 
     def start(self, timeout: float = 60.0) -> float:
-        # Someone may already serve this stack (`make up`): its outputs file would be removed
-        # when we stop, so keep a copy and put it back.
-        if self.outputs_file.exists():
-            self._saved_outputs = self.outputs_file.read_bytes()
+        # The developer's own session of this stack (outputs, queue snapshot) must survive us.
+        self._saved = {
+            path: path.read_bytes() if path.exists() else None
+            for path in (self.state_dir / name for name in PRESERVED)
+        }
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         started = time.perf_counter()
         self._process = subprocess.Popen(
@@ -152,6 +161,7 @@ class ServedStack:
                 self.stack,
                 "--port",
                 "0",
+                "--fresh",
             ],
             cwd=ROOT,
             env=env,
@@ -214,9 +224,12 @@ class ServedStack:
         if self._reader is not None:
             self._reader.join(2.0)
             self._reader = None
-        if self._saved_outputs is not None and not self.outputs_file.exists():
-            self.outputs_file.write_bytes(self._saved_outputs)
-        self._saved_outputs = None
+        for path, content in self._saved.items():
+            if content is None:
+                path.unlink(missing_ok=True)  # ours: a benchmark leaves no state behind
+            else:
+                path.write_bytes(content)
+        self._saved = {}
 
     def __enter__(self) -> ServedStack:
         self.start()
