@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@touch $@
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -225,9 +225,9 @@ def test_batches_never_exceed_the_batch_size(
 def test_batching_window_gathers_records_that_arrive_later(
     sqs: Any, start_poller: Callable[..., SqsPoller], record_log: Path
 ) -> None:
-    # GIVEN a mapping with a 1 s window, already polling (visibility timeout > window, as on AWS)
+    # GIVEN a mapping with a 2 s window, already polling (visibility timeout > window, as on AWS)
     queue = Queue(sqs, visibility_timeout=5)
-    start_poller(queue, batch_size=10, batching_window_seconds=1.0)
+    start_poller(queue, batch_size=10, batching_window_seconds=2.0)
     time.sleep(0.2)
 
     # WHEN records arrive in two bursts 0.3 s apart
@@ -236,7 +236,7 @@ def test_batching_window_gathers_records_that_arrive_later(
     queue.send({"id": 4}, {"id": 5})
 
     # THEN they are delivered as one batch
-    wait_until(lambda: len(batches(record_log)) >= 1, 4, "a batch")
+    wait_until(lambda: len(batches(record_log)) >= 1, 5, "a batch")
     time.sleep(0.2)
     assert [sorted(b["ids"]) for b in batches(record_log)] == [[1, 2, 3, 4, 5]]
 
