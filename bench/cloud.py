@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -28,8 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    DUMMY_CREDENTIALS,
-    REGION,
     ROOT,
     PartResult,
     Row,
@@ -146,10 +145,10 @@ def end_to_end(served: ServedStack, count: int) -> tuple[list[float], list[float
     return e2e, http
 
 
-def sqs_hop_floor(ctx: Context, endpoint_url: str, count: int) -> list[float]:
+def sqs_hop_floor(served: ServedStack, count: int) -> list[float]:
     """ms from SendMessage to a waiting long-poll ReceiveMessage returning it (same moto)."""
-    sender = ctx.sqs_client(endpoint_url=endpoint_url)
-    receiver = ctx.sqs_client(endpoint_url=endpoint_url)
+    sender = served.client("sqs")
+    receiver = served.client("sqs")
     queue_url = sender.create_queue(QueueName=f"bench-hop-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     received: dict[str, float] = {}
     arrived = threading.Condition()
@@ -231,7 +230,7 @@ def _count_statuses(replies: list[Any]) -> dict[str, int]:
 
 
 def sqs_ceiling(
-    endpoint_url: str,
+    served: ServedStack,
     count: int,
     concurrency: int,
     receivers: int = 0,
@@ -241,15 +240,8 @@ def sqs_ceiling(
     processes (bench/sqs_worker.py). receivers=0: each process loops send + receive + delete;
     else `concurrency` senders and `receivers` receive+delete processes. Messages per second
     from go to the last delete."""
-    import boto3
-
-    admin = boto3.session.Session().client(
-        "sqs",
-        region_name=REGION,
-        endpoint_url=endpoint_url,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
+    admin = served.client("sqs")
+    env = {**os.environ, **served.aws_environment}
     queue_url = admin.create_queue(QueueName=f"bench-ceiling-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     with tempfile.TemporaryDirectory(prefix="bench-ceiling-") as tmp:
         stop_file = str(Path(tmp, "all-sent"))
@@ -259,12 +251,10 @@ def sqs_ceiling(
         offsets = [sum(shares[:i]) for i in range(concurrency)]
         role = "send" if receivers else "loop"
         sending = [
-            _worker(role, endpoint_url, queue_url, str(share), str(offset))
+            _worker(env, role, queue_url, str(share), str(offset))
             for share, offset in zip(shares, offsets, strict=True)
         ]
-        receiving = [
-            _worker(receiver_role, endpoint_url, queue_url, stop_file) for _ in range(receivers)
-        ]
+        receiving = [_worker(env, receiver_role, queue_url, stop_file) for _ in range(receivers)]
         workers = sending + receiving
         try:
             for worker in workers:
@@ -282,6 +272,9 @@ def sqs_ceiling(
                 if worker.poll() is None:
                     worker.kill()
                 worker.wait()
+                for pipe in (worker.stdin, worker.stdout):
+                    if pipe is not None:
+                        pipe.close()
     admin.delete_queue(QueueUrl=queue_url)
     admin.close()
     deleted = int(sum(r["done"] for r in received))
@@ -309,10 +302,12 @@ def ceiling_arrangements(concurrency: int) -> list[tuple[int, int, str]]:
     ]
 
 
-def _worker(*args: str) -> subprocess.Popen[str]:
+def _worker(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """A ceiling process; the stack's endpoint and keys travel in its environment."""
     return subprocess.Popen(
         [sys.executable, "-m", "bench.sqs_worker", *args],
         cwd=ROOT,
+        env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -369,7 +364,7 @@ def run(ctx: Context) -> PartResult:
         ctx.progress(f"local cloud: end-to-end latency, {latency_count} requests one at a time")
         end_to_end(served, 3)  # cold starts of both functions, then warm
         e2e_ms, post_ms = end_to_end(served, latency_count)
-        hop_ms = sqs_hop_floor(ctx, served.endpoint_url, latency_count)
+        hop_ms = sqs_hop_floor(served, latency_count)
         ctx.progress(
             f"local cloud: throughput, {throughput_count} POSTs at {concurrency} clients "
             "vs the raw SQS ceiling"
@@ -380,7 +375,7 @@ def run(ctx: Context) -> PartResult:
         arrangements = ceiling_arrangements(concurrency)
         for arrangement in arrangements[:1] if ctx.quick else arrangements:
             flows.append(pipeline(served, throughput_count, concurrency))
-            ceilings.append(sqs_ceiling(served.endpoint_url, throughput_count, *arrangement))
+            ceilings.append(sqs_ceiling(served, throughput_count, *arrangement))
     finally:
         served.stop()
 

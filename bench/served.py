@@ -23,7 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT
+import boto3
+
+from bench.common import DUMMY_CREDENTIALS, REGION, ROOT
 
 READY = re.compile(r"^Ready in (?P<seconds>[0-9.]+) s\. Logs: (?P<logs>.+?)/?\. ")
 OUTPUT = re.compile(r"^    (?P<key>[a-z_]+) = (?P<value>\S+)$")
@@ -110,7 +112,7 @@ class Processed:
                 self.failed.setdefault(message_id, []).append(line.at)
 
 
-PRESERVED = ("outputs.json", "queues.json")
+PRESERVED = ("outputs.json", "queues.json", "env")
 """State files of a stack that a developer may be using (`make up` writes them): kept aside
 while the benchmark serves the same stack and put back afterwards."""
 
@@ -126,6 +128,9 @@ class ServedStack:
         self.stack = stack
         self.outputs: dict[str, str] = {}
         self.endpoint_url = ""
+        self.aws_environment: dict[str, str] = {}
+        """What `python -m local env` prints (endpoint, region, the deployer's keys), when the
+        local cloud writes it; dummy keys otherwise."""
         self.log_dir = self.project_dir / ".local" / stack / "logs"
         self.ready_seconds = math.nan
         """Time from spawning the process to its "Ready" line, measured here."""
@@ -182,7 +187,35 @@ class ServedStack:
                     + "\n".join(self._tail)
                 )
         self.ready_seconds = time.perf_counter() - started
+        self.aws_environment = self._read_environment()
         return self.ready_seconds
+
+    def _read_environment(self) -> dict[str, str]:
+        env = {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        }
+        path = self.state_dir / "env"
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                key, sep, value = line.removeprefix("export ").partition("=")
+                if sep and key.startswith("AWS_"):
+                    env[key] = value.strip().strip("'\"")
+        return env
+
+    def client(self, service: str = "sqs") -> Any:
+        """A boto3 client of the stack's embedded AWS, signed with its keys."""
+        env = self.aws_environment
+        return boto3.session.Session().client(
+            service,
+            region_name=env.get("AWS_REGION", REGION),
+            endpoint_url=env.get("AWS_ENDPOINT_URL", self.endpoint_url),
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=env.get("AWS_SESSION_TOKEN"),
+        )
 
     def _read(self) -> None:
         assert self._process is not None
@@ -224,6 +257,8 @@ class ServedStack:
         if self._reader is not None:
             self._reader.join(2.0)
             self._reader = None
+        if process is not None and process.stdout is not None:
+            process.stdout.close()
         for path, content in self._saved.items():
             if content is None:
                 path.unlink(missing_ok=True)  # ours: a benchmark leaves no state behind

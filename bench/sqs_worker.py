@@ -4,16 +4,17 @@ The pipeline spreads its SQS calls over processes (each listener worker sends, t
 polls), so the ceiling does too: a process per sender and per receiver, none sharing a GIL with
 the others. Each child imports boto3 and builds its client first, prints READY and waits for a
 line on stdin, so start-up stays out of the measured window; then it works and prints one JSON
-line: {"done": <messages>, "first": <epoch>, "last": <epoch>}.
+line: {"done": <messages>, "first": <epoch>, "last": <epoch>}. Endpoint, region and keys come
+from the environment (what `python -m local env` prints).
 
-  loop    ENDPOINT QUEUE_URL COUNT OFFSET   per message: SendMessage (the listener's seven
+  loop    QUEUE_URL COUNT OFFSET   per message: SendMessage (the listener's seven
                                             attributes), ReceiveMessage(10, all attributes),
                                             DeleteMessageBatch of what came; then drain
-  send    ENDPOINT QUEUE_URL COUNT OFFSET   SendMessage with the listener's seven attributes
-  poll    ENDPOINT QUEUE_URL STOP_FILE      as the local event source mapping does: back-to-back
+  send    QUEUE_URL COUNT OFFSET   SendMessage with the listener's seven attributes
+  poll    QUEUE_URL STOP_FILE      as the local event source mapping does: back-to-back
                                             ReceiveMessage(10, wait 0), a 50 ms pause when
                                             empty, DeleteMessageBatch on up to 5 threads
-  receive ENDPOINT QUEUE_URL STOP_FILE      ReceiveMessage(10, all attributes) +
+  receive QUEUE_URL STOP_FILE      ReceiveMessage(10, all attributes) +
                                             DeleteMessageBatch until the queue is empty and
                                             STOP_FILE exists (the parent's "all sent")
 """
@@ -34,14 +35,18 @@ from bench.common import DUMMY_CREDENTIALS, REGION
 from bench.events import function_url_post, numbered_body
 
 
-def _client(endpoint_url: str) -> Any:
+def _client() -> Any:
+    """Endpoint, region and keys from the environment (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID...)."""
+    env = os.environ
     return boto3.session.Session().client(
         "sqs",
-        region_name=REGION,
-        endpoint_url=endpoint_url,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
+        region_name=env.get("AWS_REGION", REGION),
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]),
+        aws_secret_access_key=env.get(
+            "AWS_SECRET_ACCESS_KEY", DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+        ),
+        aws_session_token=env.get("AWS_SESSION_TOKEN"),
     )
 
 
@@ -148,8 +153,8 @@ def poll(client: Any, queue_url: str, stop_file: str) -> dict[str, float]:
 
 
 def main(argv: list[str]) -> int:
-    role, endpoint_url, queue_url, *rest = argv
-    client = _client(endpoint_url)
+    role, queue_url, *rest = argv
+    client = _client()
     client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])  # connect
     print("READY", flush=True)
     if not sys.stdin.readline():
