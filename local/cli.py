@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (
         ("up", "deploy the stack locally and serve it until Ctrl-C"),
         ("output", "print the outputs of the stack being served"),
+        ("env", "print shell exports for the AWS CLI to reach the stack being served"),
     ):
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("-s", "--stack", default="dev", help="stack name (default: dev)")
@@ -44,7 +45,12 @@ def _parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="start with empty queues instead of restoring what the last stop left",
             )
-        else:
+            sub.add_argument(
+                "--no-iam",
+                action="store_true",
+                help="do not check calls against IAM policies (they are checked by default)",
+            )
+        elif name == "output":
             sub.add_argument("name", nargs="?", help="one output to print, bare")
             sub.add_argument("--json", action="store_true", help="print as JSON")
     return parser
@@ -64,7 +70,13 @@ def up(args: argparse.Namespace, started: float) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    cloud = LocalCloud(args.cwd, stack=args.stack, port=args.port, fresh=args.fresh)
+    cloud = LocalCloud(
+        args.cwd,
+        stack=args.stack,
+        port=args.port,
+        fresh=args.fresh,
+        enforce_iam=not args.no_iam,
+    )
     print(f"Deploying stack {args.stack!r} of {cloud.project_dir} locally...", flush=True)
     try:
         outputs = cloud.start()
@@ -80,6 +92,8 @@ def up(args: argparse.Namespace, started: float) -> int:
         print(f"restored {count} message(s) left in {queue} by the last stop", flush=True)
     print(format_outputs(outputs))
     print(f"    aws_endpoint_url = {cloud.endpoint_url}")
+    iam = "IAM policies enforced" if cloud.enforce_iam else "IAM not enforced (--no-iam)"
+    print(f'AWS CLI: eval "$(python -m local env -s {args.stack})" ({iam})', flush=True)
     ready = time.monotonic() - started
     print(f"Ready in {ready:.2f} s. Logs: {cloud.log_dir}/. Ctrl-C stops.", flush=True)
     try:
@@ -92,10 +106,25 @@ def up(args: argparse.Namespace, started: float) -> int:
     return 0
 
 
-def output(args: argparse.Namespace) -> int:
-    path = args.cwd.resolve() / STATE_DIR / args.stack / "outputs.json"
+def _served(args: argparse.Namespace, name: str) -> Path | None:
+    path = args.cwd.resolve() / STATE_DIR / args.stack / name
     if not path.is_file():
         print(f"error: stack {args.stack!r} is not being served (no {path})", file=sys.stderr)
+        return None
+    return path
+
+
+def env(args: argparse.Namespace) -> int:
+    path = _served(args, "env")
+    if path is None:
+        return 2
+    print(path.read_text(), end="")
+    return 0
+
+
+def output(args: argparse.Namespace) -> int:
+    path = _served(args, "outputs.json")
+    if path is None:
         return 2
     outputs = json.loads(path.read_text())
     if args.name:
@@ -113,4 +142,4 @@ def main(argv: list[str] | None = None, started: float | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "up":
         return up(args, time.monotonic() if started is None else started)
-    return output(args)
+    return env(args) if args.command == "env" else output(args)

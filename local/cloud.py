@@ -30,11 +30,14 @@ class LocalCloud:
     """Start with empty queues instead of restoring what the last stop left in them."""
     state_root: Path | None = None
     """Where logs, outputs and the queue snapshot go; default `<project>/.local`."""
+    enforce_iam: bool = True
+    """Check every call against the caller's IAM policies, as AWS does (moto's checks)."""
     outputs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     restored: dict[str, int] = field(default_factory=dict)
     """Messages put back per queue name, from the snapshot the last stop wrote."""
     startup_seconds: float = 0.0
+    region: str = "us-east-1"
 
     def __post_init__(self) -> None:
         self.project_dir = self.project_dir.resolve()
@@ -86,9 +89,36 @@ class LocalCloud:
         self.warnings = list(self._provider.deployment.warnings)
         if leftover:
             self._restore(leftover)
+        if self.enforce_iam:
+            self._aws.enforce_iam()
+        self.region = config.region
+        (self.state_dir / "env").write_text(
+            "".join(f"export {k}={v}\n" for k, v in self.environment().items())
+        )
         (self.state_dir / "outputs.json").write_text(json.dumps(self.outputs, indent=2) + "\n")
         self.startup_seconds = time.monotonic() - began
         return self.outputs
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """boto3 keyword arguments of the deployer's keys (all permissions)."""
+        assert self._provider is not None, "start() first"
+        return dict(self._provider.credentials)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the embedded AWS, signed as the deployer."""
+        assert self._provider is not None, "start() first"
+        return self._provider.client(service)
+
+    def environment(self) -> dict[str, str]:
+        """What the AWS CLI or a script needs to talk to the embedded AWS as the deployer."""
+        keys = self.credentials
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": keys["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"],
+        }
 
     @property
     def snapshot_path(self) -> Path:
@@ -139,9 +169,10 @@ class LocalCloud:
         if self._logs is not None:
             self._logs.close()
             self._logs = None
-        outputs_file = self.state_dir / "outputs.json"
-        if outputs_file.exists():
-            outputs_file.unlink()
+        for name in ("outputs.json", "env"):
+            served = self.state_dir / name
+            if served.exists():
+                served.unlink()
 
     def __enter__(self) -> LocalCloud:
         self.start()

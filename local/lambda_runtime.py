@@ -128,6 +128,9 @@ class FunctionSpec:
     runtime: str = "python3.13"
     layer_paths: tuple[Path, ...] = ()
     """Extra import roots after ``code_dir`` (what layers would put under /opt/python)."""
+    credentials: Mapping[str, str] | None = None
+    """AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN of the function's execution
+    role, as Lambda hands them to the runtime; ``None``: dummy credentials."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -483,7 +486,7 @@ class LocalFunction:
                 # Keep the developer's ~/.aws config and credentials out of reach.
                 "AWS_CONFIG_FILE": os.devnull,
                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                **DUMMY_CREDENTIALS,
+                **(spec.credentials or DUMMY_CREDENTIALS),
             }
         )
         return env

@@ -4,6 +4,8 @@ A separate process keeps moto's request handling off the GIL that the Function U
 and pollers share, and dies with its parent: it serves until its stdin closes.
 
 Run as `python -m local.moto_server PORT [SNAPSHOT]`; it prints `PORT <n>` once it is listening.
+It reads commands from stdin: `enforce-iam` turns on moto's IAM checks (every request must then
+be signed by a known key and allowed by its policies); end of input stops it.
 With SNAPSHOT, it writes every message still in its queues there on the way out (in-flight
 ones included, which no SQS API call could list), so that `LocalCloud` can put them back on the
 next start: stopping the local cloud does not silently drop queued work.
@@ -74,6 +76,17 @@ class EmbeddedAws:
             self._endpoint = f"http://127.0.0.1:{int(line[len(READY_PREFIX) :])}"
         return self._endpoint
 
+    def enforce_iam(self) -> None:
+        """From now on moto checks every request against the caller's IAM policies."""
+        self.endpoint_url  # noqa: B018 - waits until the server is up
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        self._process.stdin.write("enforce-iam\n")
+        self._process.stdin.flush()
+        answer = self._process.stdout.readline().strip()
+        if answer != "OK":
+            raise EmbeddedAwsError(f"the embedded moto server refused enforce-iam: {answer!r}")
+
     def stop(self, timeout: float = 4.0) -> None:
         """Closes moto's stdin (it snapshots and exits), killing it if it takes too long."""
         if self._process.poll() is None:
@@ -119,6 +132,52 @@ def _snapshot_queues() -> dict[str, list[dict[str, object]]]:
     return queues
 
 
+def _teach_ssm_resources() -> None:
+    """moto checks SSM calls against resource "*", so a policy scoped to one parameter's ARN
+    (as ours is) would deny the call; name the parameter's ARN as AWS does."""
+    from moto.ssm.responses import SimpleSystemManagerResponse
+
+    def determine_resource(self: SimpleSystemManagerResponse) -> str:
+        name = self._get_param("Name")
+        if not isinstance(name, str) or not name:
+            return "*"
+        if name.startswith("arn:"):
+            return name
+        path = name if name.startswith("/") else f"/{name}"
+        return f"arn:aws:ssm:{self.region}:{self.current_account}:parameter{path}"
+
+    SimpleSystemManagerResponse._determine_resource = determine_resource  # type: ignore[attr-defined]
+
+
+# SQS authorizes each batch action with its single action's permission; moto asks for the
+# batch action itself, which would deny a policy written the AWS way.
+_SQS_BATCH_ACTIONS = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+
+
+def _authorize_batches_as_aws_does() -> None:
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase.__init__
+
+    def init(self: IAMRequestBase, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        self._action = _SQS_BATCH_ACTIONS.get(self._action, self._action)
+
+    IAMRequestBase.__init__ = init  # type: ignore[method-assign]
+
+
+def _enforce_iam() -> None:
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+    ActionAuthenticatorMixin.request_count = 0
+
+
 def _serve(port: int, snapshot: Path | None) -> None:
     from moto.server import ThreadedMotoServer
 
@@ -126,9 +185,14 @@ def _serve(port: int, snapshot: Path | None) -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     bound = server._server.server_port  # type: ignore[union-attr]  # moto keeps it private
+    _teach_ssm_resources()
+    _authorize_batches_as_aws_does()
     print(f"{READY_PREFIX}{bound}", flush=True)
     try:
-        sys.stdin.read()  # returns at EOF: the parent closed the pipe or died
+        for line in sys.stdin:  # ends at EOF: the parent closed the pipe or died
+            if line.strip() == "enforce-iam":
+                _enforce_iam()
+                print("OK", flush=True)
     finally:
         if snapshot is not None:
             queues = _snapshot_queues()

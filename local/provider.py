@@ -31,7 +31,9 @@ from local.poller import SqsPoller
 
 ACCOUNT_ID = "123456789012"
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"
-_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+_BOOTSTRAP = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+DEPLOYER = "local-deployer"
+"""The IAM user the provider deploys as, like the developer's own credentials on AWS."""
 
 
 class UnsupportedResourceError(TypeError):
@@ -93,8 +95,11 @@ class LocalProvider(pulumi.runtime.Mocks):
         self.deployment = Deployment()
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
+        self._credentials: dict[str, str] | None = None
+        self._role_credentials: dict[str, dict[str, str]] = {}
         self._queues_by_arn: dict[str, str] = {}
         self._functions_by_ref: dict[str, LocalFunction] = {}
+        self._roles_by_function: dict[str, str] = {}
         self._handlers: dict[str, Handler] = {
             "aws:sqs/queue:Queue": self._queue,
             "aws:sqs/queuePolicy:QueuePolicy": self._queue_policy,
@@ -141,17 +146,68 @@ class LocalProvider(pulumi.runtime.Mocks):
 
     # ---- helpers ----------------------------------------------------------------------------
 
+    @property
+    def credentials(self) -> dict[str, str]:
+        """Keys of the deployer user (all permissions), created on first use.
+
+        Once the embedded AWS enforces IAM, these (or a function role's) are the only keys it
+        accepts; print them for the AWS CLI with `python -m local env`.
+        """
+        with self._lock:
+            if self._credentials is None:
+                iam = self._new_client("iam", _BOOTSTRAP)
+                iam.create_user(UserName=DEPLOYER)
+                iam.put_user_policy(
+                    UserName=DEPLOYER,
+                    PolicyName="deploy-anything",
+                    PolicyDocument=json.dumps(
+                        {
+                            "Version": "2012-10-17",
+                            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                        }
+                    ),
+                )
+                key = iam.create_access_key(UserName=DEPLOYER)["AccessKey"]
+                self._credentials = {
+                    "aws_access_key_id": key["AccessKeyId"],
+                    "aws_secret_access_key": key["SecretAccessKey"],
+                }
+            return dict(self._credentials)
+
     def client(self, service: str) -> Any:
+        """A client of the embedded AWS signed with the deployer's keys."""
+        credentials = self.credentials
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = boto3.client(
-                    service,
-                    endpoint_url=self._endpoint_url(),
-                    region_name=self.region,
-                    config=Config(retries={"max_attempts": 2}),
-                    **_CREDENTIALS,
-                )
+                self._clients[service] = self._new_client(service, credentials)
             return self._clients[service]
+
+    def _new_client(self, service: str, credentials: Mapping[str, str]) -> Any:
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self._endpoint_url(),
+            region_name=self.region,
+            config=Config(retries={"max_attempts": 2}),
+            **credentials,
+        )
+
+    def role_credentials(self, role_arn: str, session: str) -> dict[str, str]:
+        """Temporary keys of a role, as Lambda gets them for a function's execution role."""
+        with self._lock:
+            cached = self._role_credentials.get(role_arn)
+        if cached is not None:
+            return cached
+        issued = self.client("sts").assume_role(
+            RoleArn=role_arn, RoleSessionName=session[:64], DurationSeconds=3600
+        )["Credentials"]
+        keys = {
+            "AWS_ACCESS_KEY_ID": issued["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": issued["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": issued["SessionToken"],
+        }
+        with self._lock:
+            self._role_credentials[role_arn] = keys
+        return keys
 
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{resource}"
@@ -260,8 +316,10 @@ class LocalProvider(pulumi.runtime.Mocks):
             memory_mb=int(i.get("memorySize") or 128),
             reserved_concurrency=int(reserved) if reserved not in (None, -1) else None,
             region=self.region,
+            account_id=ACCOUNT_ID,
             architecture=architecture,
             runtime=str(i.get("runtime") or "python3.13"),
+            credentials=self.role_credentials(i["role"], name),
         )
         # Registered in moto too, so the role must exist and the settings must be valid.
         created = self.client("lambda").create_function(
@@ -277,6 +335,9 @@ class LocalProvider(pulumi.runtime.Mocks):
         )
         function = LocalFunction(spec, endpoint_url=self._endpoint_url(), logs=self.logs)
         arn = created["FunctionArn"]
+        with self._lock:
+            self._roles_by_function[name] = i["role"]
+            self._roles_by_function[arn] = i["role"]
         with self._lock:
             self.deployment.functions[name] = function
             self._functions_by_ref[name] = function
@@ -314,7 +375,7 @@ class LocalProvider(pulumi.runtime.Mocks):
         server.start()
         with self._lock:
             self.deployment.url_servers.append(server)
-        return server.url, {"functionUrl": server.url, "urlId": f"local-{server.port}"}
+        return server.url, {"functionUrl": server.url, "urlId": server.url_id}
 
     def _permission(self, args: Any, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         function = self._lookup_function(i["function"])
@@ -345,9 +406,20 @@ class LocalProvider(pulumi.runtime.Mocks):
             )
         scaling = i.get("scalingConfig") or {}
         max_concurrency = scaling.get("maximumConcurrency")
+        # As on AWS, the mapping reads the queue with the function's execution role, so a
+        # role without sqs:ReceiveMessage fails here as it would there.
+        keys = self.role_credentials(self._roles_by_function[i["functionName"]], function.name)
+        poller_client = self._new_client(
+            "sqs",
+            {
+                "aws_access_key_id": keys["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": keys["AWS_SECRET_ACCESS_KEY"],
+                "aws_session_token": keys["AWS_SESSION_TOKEN"],
+            },
+        )
         poller = SqsPoller(
             function,
-            sqs_client=self.client("sqs"),
+            sqs_client=poller_client,
             queue_url=queue_url,
             queue_arn=source,
             batch_size=int(i.get("batchSize") or 10),

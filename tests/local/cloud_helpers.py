@@ -60,13 +60,10 @@ def log_text(log_dir: Path, function_name: str) -> str:
     return path.read_text() if path.exists() else ""
 
 
-def aws_client(service: str, endpoint_url: str, region: str = "us-east-1") -> Any:
+def aws_client(service: str, cloud: Any, region: str = "us-east-1") -> Any:
+    """A client of a running LocalCloud's embedded AWS, signed as its deployer."""
     return boto3.session.Session().client(
-        service,
-        endpoint_url=endpoint_url,
-        region_name=region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        service, endpoint_url=cloud.endpoint_url, region_name=region, **cloud.credentials
     )
 
 

@@ -86,14 +86,35 @@ def test_function_errors_and_timeouts_are_502(fixture_cloud: LocalCloud):
 
 def test_function_sees_its_declared_environment(fixture_cloud: LocalCloud):
     _, _, body = request(fixture_cloud.outputs["echo_url"], "GET", "env")
-    assert json.loads(body) == {"greeting": "hello", "token": "none"}
+    assert json.loads(body) == {"greeting": "hello", "token": "none", "has_role_keys": True}
+
+
+def test_a_call_the_role_does_not_allow_is_denied_as_on_aws(fixture_cloud: LocalCloud):
+    # GIVEN a function whose role may consume the queue but not send to it
+    # WHEN it sends to the queue THEN the embedded AWS refuses, as AWS would
+    _, _, body = request(fixture_cloud.outputs["echo_url"], "GET", "send")
+    assert json.loads(body) == {"denied": True}
+
+
+def test_without_iam_enforcement_the_same_call_goes_through(tmp_path: Path):
+    with LocalCloud(
+        FIXTURE_PROGRAM,
+        stack="test",
+        port=0,
+        stream=quiet(),
+        state_root=tmp_path,
+        enforce_iam=False,
+        fresh=True,
+    ) as cloud:
+        _, _, body = request(cloud.outputs["echo_url"], "GET", "send")
+        assert json.loads(body) == {"denied": False}
 
 
 def test_partial_batch_failure_retries_only_failed_records_then_dead_letters(
     fixture_cloud: LocalCloud,
 ):
     # GIVEN a queue with maxReceiveCount 2 and a 2 s visibility timeout
-    sqs = aws_client("sqs", fixture_cloud.endpoint_url, "eu-west-1")
+    sqs = aws_client("sqs", fixture_cloud, "eu-west-1")
     queue_url = fixture_cloud.outputs["queue_url"]
     # WHEN one good and one failing record are sent
     sqs.send_message(QueueUrl=queue_url, MessageBody="ok-partial")
@@ -144,15 +165,46 @@ def test_unsupported_type_is_a_clear_error_and_nothing_is_left_running(tmp_path:
     assert cloud._aws is None
 
 
-def test_invalid_stack_config_fails_before_serving(tmp_path: Path):
+def _project_with_stack(tmp_path: Path, stack: str, config: str) -> Path:
+    """The real program with one extra stack file, in a folder of its own."""
     project = tmp_path / "project"
     project.mkdir()
     for name in ("__main__.py", "Pulumi.yaml"):
         (project / name).write_text((ROOT / name).read_text())
     (project / "infra").symlink_to(ROOT / "infra")
     (project / "functions").symlink_to(ROOT / "functions")
-    (project / "Pulumi.bad.yaml").write_text(
-        "config:\n  async-webhook:batchSize: 0\n  async-webhook:maxConcurrency: 1\n"
+    (project / f"Pulumi.{stack}.yaml").write_text(config)
+    return project
+
+
+def test_strava_handshake_reads_the_token_through_iam(tmp_path: Path, monkeypatch):
+    # GIVEN the real program with a verify token set as a secret
+    project = _project_with_stack(
+        tmp_path,
+        "tok",
+        "config:\n  aws:region: us-east-1\n  async-webhook:verifyToken:\n    secure: v1:abc\n",
+    )
+    monkeypatch.setenv("LOCAL_SECRET_VERIFY_TOKEN", "s3cret")
+    with LocalCloud(project, stack="tok", port=0, stream=quiet(), state_root=tmp_path) as cloud:
+        url = cloud.outputs["listener_url"]
+        query = "append_queue?hub.mode=subscribe&hub.challenge=c-123&hub.verify_token="
+        # WHEN Strava's handshake arrives with the right token THEN the challenge comes back,
+        # read from SSM by a role allowed exactly that parameter (IAM enforced)
+        status, _, body = request(url, "GET", query + "s3cret")
+        assert status == 200
+        assert json.loads(body) == {"hub.challenge": "c-123"}
+        # AND a wrong token is refused
+        assert request(url, "GET", query + "guess")[0] == 403
+        # AND the token is nowhere in the function's environment
+        listener = cloud._provider.deployment.functions[cloud.outputs["listener_function_name"]]
+        assert "s3cret" not in repr(dict(listener.spec.environment))
+
+
+def test_invalid_stack_config_fails_before_serving(tmp_path: Path):
+    project = _project_with_stack(
+        tmp_path,
+        "bad",
+        "config:\n  async-webhook:batchSize: 0\n  async-webhook:maxConcurrency: 1\n",
     )
     cloud = LocalCloud(project, stack="bad", port=0, stream=quiet(), state_root=tmp_path / "s")
     with pytest.raises(ConfigError) as caught:
@@ -165,7 +217,7 @@ def test_queued_and_in_flight_messages_survive_a_restart(tmp_path: Path):
     first = LocalCloud(FIXTURE_PROGRAM, stack="test", port=0, stream=quiet(), state_root=tmp_path)
     first.start()
     try:
-        sqs = aws_client("sqs", first.endpoint_url, "eu-west-1")
+        sqs = aws_client("sqs", first, "eu-west-1")
         sqs.send_message(QueueUrl=first.outputs["dlq_url"], MessageBody="parked")
         sqs.send_message(
             QueueUrl=first.outputs["queue_url"],
@@ -186,7 +238,7 @@ def test_queued_and_in_flight_messages_survive_a_restart(tmp_path: Path):
     second.start()
     try:
         assert second.restored == {"fixture-work": 1, "fixture-work-dlq": 1}
-        sqs = aws_client("sqs", second.endpoint_url, "eu-west-1")
+        sqs = aws_client("sqs", second, "eu-west-1")
         parked = sqs.receive_message(
             QueueUrl=second.outputs["dlq_url"], MessageAttributeNames=["All"], WaitTimeSeconds=1
         )["Messages"]
@@ -204,12 +256,12 @@ def test_fresh_start_discards_what_the_last_stop_left(tmp_path: Path):
     with LocalCloud(
         FIXTURE_PROGRAM, stack="test", port=0, stream=quiet(), state_root=tmp_path
     ) as cloud:
-        sqs = aws_client("sqs", cloud.endpoint_url, "eu-west-1")
+        sqs = aws_client("sqs", cloud, "eu-west-1")
         sqs.send_message(QueueUrl=cloud.outputs["dlq_url"], MessageBody="old")
     assert (tmp_path / "test" / "queues.json").exists()
     with LocalCloud(
         FIXTURE_PROGRAM, stack="test", port=0, stream=quiet(), state_root=tmp_path, fresh=True
     ) as cloud:
         assert cloud.restored == {}
-        sqs = aws_client("sqs", cloud.endpoint_url, "eu-west-1")
+        sqs = aws_client("sqs", cloud, "eu-west-1")
         assert "Messages" not in sqs.receive_message(QueueUrl=cloud.outputs["dlq_url"])

@@ -33,6 +33,31 @@ queue = aws.sqs.Queue(
     ),
 )
 
+# The role may consume the queue (the mapping needs it) but not send to it.
+aws.iam.RolePolicy(
+    "consume",
+    role=role.id,
+    policy=queue.arn.apply(
+        lambda arn: json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "sqs:ReceiveMessage",
+                            "sqs:DeleteMessage",
+                            "sqs:GetQueueAttributes",
+                            "sqs:ChangeMessageVisibility",
+                        ],
+                        "Resource": arn,
+                    }
+                ],
+            }
+        )
+    ),
+)
+
 echo = aws.lambda_.Function(
     "echo",
     role=role.arn,
@@ -40,7 +65,9 @@ echo = aws.lambda_.Function(
     handler="echo.handler",
     timeout=1,
     code=pulumi.FileArchive("functions/echo"),
-    environment={"variables": {"GREETING": "hello", "TOKEN": token or "none"}},
+    environment={
+        "variables": {"GREETING": "hello", "TOKEN": token or "none", "QUEUE_URL": queue.url}
+    },
 )
 url = aws.lambda_.FunctionUrl("echo-url", function_name=echo.name, authorization_type="NONE")
 

@@ -1,4 +1,5 @@
-"""Echoes its event; /boom raises, /slow outlives the 1 s timeout, /env shows the environment."""
+"""Echoes its event; /boom raises, /slow outlives the 1 s timeout, /env shows the environment,
+/send tries to send to the queue (its role may not)."""
 
 import os
 import time
@@ -10,6 +11,19 @@ def handler(event, context):
         raise RuntimeError("boom")
     if path == "/slow":
         time.sleep(3)
+    if path == "/send":
+        import boto3
+        from botocore.exceptions import ClientError
+
+        try:
+            boto3.client("sqs").send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody="x")
+        except ClientError as exc:
+            return {"denied": "AccessDenied" in str(exc)}
+        return {"denied": False}
     if path == "/env":
-        return {"greeting": os.environ.get("GREETING"), "token": os.environ.get("TOKEN")}
+        return {
+            "greeting": os.environ.get("GREETING"),
+            "token": os.environ.get("TOKEN"),
+            "has_role_keys": os.environ.get("AWS_SESSION_TOKEN") is not None,
+        }
     return event
