@@ -47,6 +47,8 @@ from bench.warm import listener_attributes
 STACK = "load"
 RESULTS = ROOT / "bench" / "load-results.json"
 EXIT_TIMEOUT = 3
+POISON_ERROR = "process.PoisonMessageError"
+"""How the processor's "record failed" line names the fixture's exception."""
 
 
 @dataclass
@@ -277,6 +279,11 @@ def drain_phase(
         f"each poison message failed exactly maxReceiveCount ({max_receives}) times",
         all(count == max_receives for count in tries.values()),
         f"failures per poison message: {sorted(set(tries.values())) or 'none'}",
+    )
+    run.check(
+        "every failure was the fixture's PoisonMessageError",
+        set(seen.errors) <= {POISON_ERROR},
+        f"{seen.errors or 'no failures'}",
     )
     run.check(
         "no poison message was reported processed",

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,8 @@ class Processed:
 
     processed: dict[str, list[float]]
     failed: dict[str, list[float]]
+    errors: dict[str, int] = field(default_factory=dict)
+    """Error types of the "record failed" lines, counted."""
 
     @classmethod
     def empty(cls) -> Processed:
@@ -110,6 +112,8 @@ class Processed:
                 self.processed.setdefault(message_id, []).append(line.at)
             elif data.get("message") == "record failed":
                 self.failed.setdefault(message_id, []).append(line.at)
+                error = str(data.get("error"))
+                self.errors[error] = self.errors.get(error, 0) + 1
 
 
 PRESERVED = ("outputs.json", "queues.json", "env")
