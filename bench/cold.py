@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 from bench.common import (
     LISTENER_DIR,
@@ -92,7 +93,7 @@ def run(ctx: Context) -> PartResult:
 
     walls: dict[str, list[float]] = {"listener": [], "floor": [], "bare": []}
 
-    def sampler(name: str, script: str) -> object:
+    def sampler(name: str, script: str) -> Callable[[], float]:
         def sample() -> float:
             init_ms, wall_ms = _child(script, env)
             walls[name].append(wall_ms)
@@ -104,9 +105,9 @@ def run(ctx: Context) -> PartResult:
     listener, floor, _bare = interleaved(
         runs,
         [
-            sampler("listener", _LISTENER),  # type: ignore[list-item]
-            sampler("floor", _FLOOR),  # type: ignore[list-item]
-            sampler("bare", _BARE),  # type: ignore[list-item]
+            sampler("listener", _LISTENER),
+            sampler("floor", _FLOOR),
+            sampler("bare", _BARE),
         ],
     )
     init_ratio = median(listener) / median(floor)

@@ -24,11 +24,11 @@ def test_small_load_run_loses_nothing_and_dead_letters_the_poison(tmp_path: Path
     output = tmp_path / "load.json"
     done = subprocess.run(
         [sys.executable, "-m", "bench.load", "--requests", "40", "--concurrency", "8",
-         "--retry", "immediate", "--timeout", "60", "--quiet", "--output", str(output)],
+         "--retry", "immediate", "--timeout", "45", "--quiet", "--output", str(output)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=55,
         check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
