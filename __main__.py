@@ -22,6 +22,11 @@ FUNCTIONS = Path(__file__).resolve().parent / "functions"
 
 settings = load_settings()
 prefix = settings.name_prefix
+shared = {
+    "runtime": settings.runtime,
+    "architecture": settings.architecture,
+    "log_retention_days": settings.log_retention_days,
+}
 
 queue = Queue(
     "webhook",
@@ -45,9 +50,7 @@ listener = Listener(
             memory_mb=settings.listener_memory_mb,
             timeout_seconds=settings.listener_timeout_seconds,
             reserved_concurrency=settings.listener_reserved_concurrency,
-            runtime=settings.runtime,
-            architecture=settings.architecture,
-            log_retention_days=settings.log_retention_days,
+            **shared,
         ),
         queue_url=queue.url,
         queue_arn=queue.arn,
@@ -70,9 +73,7 @@ processor = Consumer(
             source_dir=FUNCTIONS / "processor",
             memory_mb=settings.processor_memory_mb,
             timeout_seconds=settings.processor_timeout_seconds,
-            runtime=settings.runtime,
-            architecture=settings.architecture,
-            log_retention_days=settings.log_retention_days,
+            **shared,
         ),
         queue_arn=queue.arn,
         batch_size=settings.batch_size,

@@ -70,3 +70,15 @@ def aws_client(service: str, cloud: Any, region: str = "us-east-1") -> Any:
 def quiet() -> io.StringIO:
     """A terminal nobody reads, so test output stays clean."""
     return io.StringIO()
+
+
+def project_with_stack(tmp_path: Path, stack: str, config: str) -> Path:
+    """The real program with one extra stack file, in a folder of its own."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("__main__.py", "Pulumi.yaml"):
+        (project / name).write_text((ROOT / name).read_text())
+    (project / "infra").symlink_to(ROOT / "infra")
+    (project / "functions").symlink_to(ROOT / "functions")
+    (project / f"Pulumi.{stack}.yaml").write_text(config)
+    return project

@@ -7,7 +7,15 @@ import signal
 import time
 from pathlib import Path
 
-from cloud_helpers import FIXTURE_PROGRAM, ROOT, aws_client, log_text, post_json, quiet, wait_for
+from cloud_helpers import (
+    FIXTURE_PROGRAM,
+    aws_client,
+    log_text,
+    post_json,
+    project_with_stack,
+    quiet,
+    wait_for,
+)
 
 from local.cloud import LocalCloud
 
@@ -62,14 +70,10 @@ def test_a_worker_killed_mid_batch_loses_no_message(tmp_path: Path):
 
 def test_fifo_identical_posts_are_processed_once(tmp_path: Path):
     # GIVEN the real program on a FIFO stack
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("__main__.py", "Pulumi.yaml"):
-        (project / name).write_text((ROOT / name).read_text())
-    (project / "infra").symlink_to(ROOT / "infra")
-    (project / "functions").symlink_to(ROOT / "functions")
-    (project / "Pulumi.fifo.yaml").write_text(
-        "config:\n  async-webhook:fifo: true\n  async-webhook:messageGroupField: owner_id\n"
+    project = project_with_stack(
+        tmp_path,
+        "fifo",
+        "config:\n  async-webhook:fifo: true\n  async-webhook:messageGroupField: owner_id\n",
     )
     with LocalCloud(project, stack="fifo", port=0, stream=quiet(), state_root=tmp_path) as cloud:
         url = cloud.outputs["listener_url"]

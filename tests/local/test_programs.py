@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from cloud_helpers import (
     FIXTURE_PROGRAM,
-    ROOT,
     UNSUPPORTED_PROGRAM,
     aws_client,
     log_text,
+    project_with_stack,
     quiet,
     request,
     wait_for,
@@ -165,21 +165,9 @@ def test_unsupported_type_is_a_clear_error_and_nothing_is_left_running(tmp_path:
     assert cloud._aws is None
 
 
-def _project_with_stack(tmp_path: Path, stack: str, config: str) -> Path:
-    """The real program with one extra stack file, in a folder of its own."""
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("__main__.py", "Pulumi.yaml"):
-        (project / name).write_text((ROOT / name).read_text())
-    (project / "infra").symlink_to(ROOT / "infra")
-    (project / "functions").symlink_to(ROOT / "functions")
-    (project / f"Pulumi.{stack}.yaml").write_text(config)
-    return project
-
-
 def test_strava_handshake_reads_the_token_through_iam(tmp_path: Path, monkeypatch):
     # GIVEN the real program with a verify token set as a secret
-    project = _project_with_stack(
+    project = project_with_stack(
         tmp_path,
         "tok",
         "config:\n  aws:region: us-east-1\n  async-webhook:verifyToken:\n    secure: v1:abc\n",
@@ -201,7 +189,7 @@ def test_strava_handshake_reads_the_token_through_iam(tmp_path: Path, monkeypatc
 
 
 def test_invalid_stack_config_fails_before_serving(tmp_path: Path):
-    project = _project_with_stack(
+    project = project_with_stack(
         tmp_path,
         "bad",
         "config:\n  async-webhook:batchSize: 0\n  async-webhook:maxConcurrency: 1\n",
