@@ -3,6 +3,7 @@
 Reads the stack configuration, composes the components, exports the outputs. Nothing else.
 """
 
+from functools import partial
 from pathlib import Path
 
 import pulumi
@@ -22,11 +23,12 @@ FUNCTIONS = Path(__file__).resolve().parent / "functions"
 
 settings = load_settings()
 prefix = settings.name_prefix
-shared = {
-    "runtime": settings.runtime,
-    "architecture": settings.architecture,
-    "log_retention_days": settings.log_retention_days,
-}
+function_settings = partial(
+    FunctionSettings,
+    runtime=settings.runtime,
+    architecture=settings.architecture,
+    log_retention_days=settings.log_retention_days,
+)
 
 queue = Queue(
     "webhook",
@@ -44,13 +46,12 @@ queue = Queue(
 listener = Listener(
     "listener",
     ListenerArgs(
-        function=FunctionSettings(
+        function=function_settings(
             function_name=f"{prefix}-listener",
             source_dir=FUNCTIONS / "listener",
             memory_mb=settings.listener_memory_mb,
             timeout_seconds=settings.listener_timeout_seconds,
             reserved_concurrency=settings.listener_reserved_concurrency,
-            **shared,
         ),
         queue_url=queue.url,
         queue_arn=queue.arn,
@@ -68,12 +69,11 @@ listener = Listener(
 processor = Consumer(
     "processor",
     ConsumerArgs(
-        function=FunctionSettings(
+        function=function_settings(
             function_name=f"{prefix}-processor",
             source_dir=FUNCTIONS / "processor",
             memory_mb=settings.processor_memory_mb,
             timeout_seconds=settings.processor_timeout_seconds,
-            **shared,
         ),
         queue_arn=queue.arn,
         batch_size=settings.batch_size,
