@@ -235,6 +235,7 @@ class _PayloadTooLargeError(Exception):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the stdlib's backlog of 5 resets connections under a burst
 
     def __init__(self, address: tuple[str, int], function: LocalFunction, url_id: str) -> None:
         super().__init__(address, _Handler)

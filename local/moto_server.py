@@ -170,6 +170,41 @@ def _authorize_batches_as_aws_does() -> None:
     IAMRequestBase.__init__ = init  # type: ignore[method-assign]
 
 
+def _speed_up_moto() -> None:
+    """Two of moto's hot spots, replaced by equivalents that cost microseconds.
+
+    Measured with cProfile under the load test: moto computes "now" by building datetimes
+    (millions of calls once a queue is a few thousand deep, because every send recounts the
+    queue), and matches each request's host against every service's URL patterns under a lock
+    that all request threads share. At depth 3,000 a send went from 43 ms to 2.3 ms.
+    """
+    from moto.core import utils
+    from moto.moto_server import werkzeug_app
+    from moto.sqs import models
+
+    slow_unix_time = utils.unix_time
+
+    def unix_time(dt: object = None) -> float:
+        return time.time() if dt is None else slow_unix_time(dt)  # type: ignore[arg-type]
+
+    def unix_time_millis(dt: object = None) -> float:
+        return unix_time(dt) * 1000.0
+
+    for module in (utils, models):
+        vars(module).update(unix_time=unix_time, unix_time_millis=unix_time_millis)
+
+    dispatcher = werkzeug_app.DomainDispatcherApplication
+    lookup = dispatcher.get_backend_for_host
+    backends: dict[object, object] = {}
+
+    def get_backend_for_host(self: object, host: object) -> object:
+        if host not in backends:  # the answer depends on the host alone
+            backends[host] = lookup(self, host)  # type: ignore[arg-type]
+        return backends[host]
+
+    dispatcher.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+
+
 def _enforce_iam() -> None:
     from moto import settings
     from moto.core.authorization import ActionAuthenticatorMixin
@@ -181,6 +216,7 @@ def _enforce_iam() -> None:
 def _serve(port: int, snapshot: Path | None) -> None:
     from moto.server import ThreadedMotoServer
 
+    _speed_up_moto()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

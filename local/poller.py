@@ -259,7 +259,10 @@ class SqsPoller:
         return messages
 
     def _idle_wait(self) -> int:
-        """Long-poll only when nothing happened lately (see ACTIVE_SECONDS)."""
+        """Standard queues always long-poll (moto answers a waiting receive as soon as a
+        message arrives); FIFO queues short-poll while busy (see ACTIVE_SECONDS)."""
+        if not self.fifo:
+            return self._poll_wait
         with self._lock:
             busy = self._batches_in_flight > 0
             recent = time.monotonic() - self._last_activity < ACTIVE_SECONDS

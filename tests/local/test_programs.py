@@ -238,18 +238,11 @@ def test_queued_and_in_flight_messages_survive_a_restart(tmp_path: Path):
         )
     finally:
         second.stop()
-
-
-def test_fresh_start_discards_what_the_last_stop_left(tmp_path: Path):
-    with LocalCloud(
-        FIXTURE_PROGRAM, stack="test", port=0, stream=quiet(), state_root=tmp_path
-    ) as cloud:
-        sqs = aws_client("sqs", cloud, "eu-west-1")
-        sqs.send_message(QueueUrl=cloud.outputs["dlq_url"], MessageBody="old")
+    # AND a fresh start discards what the last stop left (the parked message, again)
     assert (tmp_path / "test" / "queues.json").exists()
     with LocalCloud(
         FIXTURE_PROGRAM, stack="test", port=0, stream=quiet(), state_root=tmp_path, fresh=True
-    ) as cloud:
-        assert cloud.restored == {}
-        sqs = aws_client("sqs", cloud, "eu-west-1")
-        assert "Messages" not in sqs.receive_message(QueueUrl=cloud.outputs["dlq_url"])
+    ) as third:
+        assert third.restored == {}
+        sqs = aws_client("sqs", third, "eu-west-1")
+        assert "Messages" not in sqs.receive_message(QueueUrl=third.outputs["dlq_url"])
