@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -93,7 +94,10 @@ def up(args: argparse.Namespace, started: float) -> int:
     print(format_outputs(outputs))
     print(f"    aws_endpoint_url = {cloud.endpoint_url}")
     iam = "IAM policies enforced" if cloud.enforce_iam else "IAM not enforced (--no-iam)"
-    print(f'AWS CLI: eval "$(python -m local env -s {args.stack})" ({iam})', flush=True)
+    python = os.path.relpath(sys.executable)
+    if python.startswith(".."):
+        python = sys.executable
+    print(f'AWS CLI: eval "$({python} -m local env -s {args.stack})" ({iam})', flush=True)
     ready = time.monotonic() - started
     print(f"Ready in {ready:.2f} s. Logs: {cloud.log_dir}/. Ctrl-C stops.", flush=True)
     try:
