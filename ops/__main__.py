@@ -1,0 +1,7 @@
+"""`python -m ops`: see ops/cli.py."""
+
+import sys
+
+from ops.cli import main
+
+sys.exit(main())

@@ -1,0 +1,189 @@
+"""`python -m ops`: operator commands for a deployed async-webhook stack, on AWS or local.
+
+Where the stack's URLs come from, in order: the flags (--url, --queue-url, --dlq-url); else,
+with --local, the local cloud being served (`python -m local up`, .local/<stack>/); else
+`pulumi stack output --json` of the project folder. Exit status: 0 ok, 1 the operation failed,
+2 bad input or configuration (nothing was sent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from ops import dlq, webhook
+from ops.errors import OpsError, UsageError
+from ops.outputs import Stack, resolve
+
+TOKEN_VARIABLES = ("STRAVA_VERIFY_TOKEN", "LOCAL_SECRET_VERIFY_TOKEN")
+_REGION_IN_URL = re.compile(r"^https://sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return value
+
+
+def _source_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("where the stack is (flags, else --local, else Pulumi)")
+    group.add_argument(
+        "--local", action="store_true", help="the local cloud being served (python -m local up)"
+    )
+    group.add_argument("-s", "--stack", help="stack name (default: Pulumi's current; dev locally)")
+    group.add_argument(
+        "-C", "--cwd", type=Path, default=Path.cwd(), help="the Pulumi project folder"
+    )
+    return options
+
+
+def _parser() -> argparse.ArgumentParser:
+    source = _source_options()
+    parser = argparse.ArgumentParser(
+        prog="python -m ops", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    text = "POST JSON event files to the listener, like a webhook sender"
+    send = commands.add_parser("send", parents=[source], help=text, description=text)
+    send.add_argument("files", nargs="+", type=Path, metavar="EVENT_FILE", help="a JSON file")
+    send.add_argument("--url", help="listener URL (default: output listener_url)")
+    send.add_argument("--path", default=webhook.DEFAULT_PATH, help="default: %(default)s")
+    send.add_argument("--count", type=_positive, default=1, help="send each file N times")
+    send.add_argument("--timeout", type=float, default=webhook.DEFAULT_TIMEOUT_SECONDS)
+
+    strava = commands.add_parser("strava", help="Strava-specific checks").add_subparsers(
+        dest="strava_command", required=True, metavar="COMMAND"
+    )
+    text = (
+        "simulate Strava's subscription handshake (GET with hub.challenge) and check that the "
+        "listener echoes the challenge; exit 0 if it does, 1 if not"
+    )
+    handshake = strava.add_parser("handshake", parents=[source], help=text, description=text)
+    handshake.add_argument(
+        "--token",
+        help="the verify token (default: $STRAVA_VERIFY_TOKEN, else $LOCAL_SECRET_VERIFY_TOKEN)",
+    )
+    handshake.add_argument("--url", help="listener URL (default: output listener_url)")
+    handshake.add_argument("--path", default=webhook.DEFAULT_PATH, help="default: %(default)s")
+    handshake.add_argument("--timeout", type=float, default=webhook.DEFAULT_TIMEOUT_SECONDS)
+
+    queues = commands.add_parser("dlq", help="count, peek at or redrive the dead-letter queue")
+    dlq_commands = queues.add_subparsers(dest="dlq_command", required=True, metavar="COMMAND")
+    for name, text in (
+        ("count", "approximate messages (visible, in flight, delayed) in the queue and the DLQ"),
+        (
+            "peek",
+            "show up to N DLQ messages without consuming them: id, receive count, path, "
+            "receivedAt, requestId, size; the body only with --body (it may hold user data). "
+            "Each is received with a short visibility timeout, then made visible again at once; "
+            "its receive count goes up by one",
+        ),
+        (
+            "redrive",
+            "move DLQ messages back to the queue, keeping body and message attributes (FIFO: "
+            "same MessageGroupId, deduplication id from the DLQ message id). Each is deleted "
+            "from the DLQ only after its send succeeded. On AWS, `aws sqs "
+            "start-message-move-task` does the same; moto and so the local cloud lack it, this "
+            "works in both",
+        ),
+    ):
+        sub = dlq_commands.add_parser(name, parents=[source], help=text, description=text)
+        sub.add_argument("--queue-url", help="main queue URL (default: output queue_url)")
+        sub.add_argument("--dlq-url", help="dead-letter queue URL (default: output dlq_url)")
+        if name == "peek":
+            sub.add_argument("--max", type=_positive, default=10, help="default: %(default)s")
+            sub.add_argument("--body", action="store_true", help="also print each body")
+        elif name == "redrive":
+            sub.add_argument("--max", type=_positive, help="move at most N (default: all)")
+            sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    return parser
+
+
+def _stack(args: argparse.Namespace, needed: tuple[str, ...]) -> Stack:
+    flags = {
+        "listener_url": getattr(args, "url", None),
+        "queue_url": getattr(args, "queue_url", None),
+        "dlq_url": getattr(args, "dlq_url", None),
+    }
+    return resolve(needed, flags, local=args.local, stack=args.stack, project_dir=args.cwd)
+
+
+def sqs_client(stack: Stack, queue_url: str) -> Any:
+    """Created only when a command runs: importing ops never touches AWS."""
+    import boto3
+    from botocore.config import Config
+
+    kwargs: dict[str, Any] = dict(stack.aws)
+    if not kwargs.get("region_name") and boto3.session.Session().region_name is None:
+        match = _REGION_IN_URL.match(queue_url)
+        if match:  # the queue URL names its region; spares the operator an AWS_REGION
+            kwargs["region_name"] = match.group(1)
+    config = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard"})
+    return boto3.client("sqs", config=config, **kwargs)
+
+
+def _confirm(question: str) -> bool:
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    if args.command == "send":
+        stack = _stack(args, ("listener_url",))
+        return webhook.send(
+            stack.output("listener_url"),
+            args.files,
+            path=args.path,
+            count=args.count,
+            timeout=args.timeout,
+            out=out,
+        )
+    if args.command == "strava":
+        token = args.token or next((os.environ[v] for v in TOKEN_VARIABLES if v in os.environ), "")
+        if not token:
+            raise UsageError(f"no verify token: pass --token or set {TOKEN_VARIABLES[0]}")
+        stack = _stack(args, ("listener_url",))
+        return webhook.handshake(
+            stack.output("listener_url"), token, path=args.path, timeout=args.timeout, out=out
+        )
+    needed = ("dlq_url",) if args.dlq_command == "peek" else ("queue_url", "dlq_url")
+    stack = _stack(args, needed)
+    dlq_url = stack.output("dlq_url")
+    sqs = sqs_client(stack, dlq_url)
+    if args.dlq_command == "count":
+        return dlq.count(sqs, stack.output("queue_url"), dlq_url, out=out)
+    if args.dlq_command == "peek":
+        return dlq.peek(sqs, dlq_url, max_count=args.max, body=args.body, out=out)
+    return dlq.redrive(
+        sqs,
+        stack.output("queue_url"),
+        dlq_url,
+        max_count=args.max,
+        confirm=None if args.yes else _confirm,
+        out=out,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return run(args)
+    except OpsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
