@@ -116,6 +116,7 @@ class LocalCloud:
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,  # what boto3 reads; the AWS CLI reads either
             "AWS_ACCESS_KEY_ID": keys["aws_access_key_id"],
             "AWS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"],
         }

@@ -188,3 +188,21 @@ def test_output_command_prints_what_is_being_served(dev_cloud: LocalCloud):
     )
     assert result.returncode == 2
     assert "not being served" in result.stderr
+
+
+def test_env_exports_let_plain_boto3_reach_the_embedded_aws(dev_cloud: LocalCloud, monkeypatch):
+    # GIVEN only what `python -m local env` exports, no other AWS configuration
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    exported = (dev_cloud.state_dir / "env").read_text().splitlines()
+    for line in exported:
+        name, value = line.removeprefix("export ").split("=", 1)
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    # WHEN a default boto3 client lists the queues THEN it sees the stack's, signed as deployer
+    import boto3
+
+    urls = boto3.session.Session().client("sqs").list_queues()["QueueUrls"]
+    assert dev_cloud.outputs["queue_url"] in urls
