@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from local.cloud import STATE_DIR, LocalCloud
+from local.cloud import STATE_DIR, LocalCloud, StackBusyError
 from local.provider import LocalResourceError, UnsupportedResourceError
 from local.stackfile import StackFileError
 
@@ -81,7 +81,13 @@ def up(args: argparse.Namespace, started: float) -> int:
     print(f"Deploying stack {args.stack!r} of {cloud.project_dir} locally...", flush=True)
     try:
         outputs = cloud.start()
-    except (StackFileError, UnsupportedResourceError, LocalResourceError, OSError) as exc:
+    except (
+        StackFileError,
+        StackBusyError,
+        UnsupportedResourceError,
+        LocalResourceError,
+        OSError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:  # the program's own validation, e.g. a ConfigError

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,6 +18,10 @@ from local.stackfile import load_stack_config
 
 STATE_DIR = ".local"
 """Git-ignored folder of the project: logs and outputs per stack."""
+
+
+class StackBusyError(RuntimeError):
+    """The stack is already being served by another local cloud on this machine."""
 
 
 @dataclass
@@ -46,6 +52,7 @@ class LocalCloud:
         self._aws: EmbeddedAws | None = None
         self._provider: Any = None
         self._logs: LogSink | None = None
+        self._lock_handle: TextIO | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -60,6 +67,7 @@ class LocalCloud:
         began = time.monotonic()
         config = load_stack_config(self.project_dir, self.stack)  # fail fast, before spawning
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_stack()
         leftover = self._take_snapshot()
         # Starts in the background while the program is imported and evaluated.
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +167,27 @@ class LocalCloud:
                     self.warnings.append(f"queue {name}: {len(failed)} message(s) not restored")
             self.restored[name] = len(messages)
 
+    def _lock_stack(self) -> None:
+        """One local cloud per stack and state folder: a second one would take over the first
+        one's outputs, logs and queue snapshot."""
+        path = self.state_dir / "lock"
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StackBusyError(
+                f"stack {self.stack!r} is already being served from {self.state_dir} "
+                f"(by {holder}); stop that one first"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        self._lock_handle = handle
+
     def stop(self) -> None:
         """Stops intake, workers and the embedded AWS; safe to call more than once."""
         if self._provider is not None:
@@ -170,10 +199,14 @@ class LocalCloud:
         if self._logs is not None:
             self._logs.close()
             self._logs = None
-        for name in ("outputs.json", "env"):
-            served = self.state_dir / name
-            if served.exists():
-                served.unlink()
+        handle = self._lock_handle
+        if handle is not None:  # only the owner of the stack's state cleans it up
+            for name in ("outputs.json", "env"):
+                served = self.state_dir / name
+                if served.exists():
+                    served.unlink()
+            handle.close()
+            self._lock_handle = None
 
     def __enter__(self) -> LocalCloud:
         self.start()

@@ -20,7 +20,7 @@ from cloud_helpers import (
 )
 
 from infra.config import ConfigError
-from local.cloud import LocalCloud
+from local.cloud import LocalCloud, StackBusyError
 from local.provider import UnsupportedResourceError
 from local.stackfile import StackFileError
 
@@ -246,3 +246,18 @@ def test_queued_and_in_flight_messages_survive_a_restart(tmp_path: Path):
         assert third.restored == {}
         sqs = aws_client("sqs", third, "eu-west-1")
         assert "Messages" not in sqs.receive_message(QueueUrl=third.outputs["dlq_url"])
+
+
+def test_a_stack_is_served_once_and_the_second_try_leaves_the_first_alone(tmp_path: Path):
+    with LocalCloud(
+        FIXTURE_PROGRAM, stack="test", port=0, stream=quiet(), state_root=tmp_path
+    ) as first:
+        second = LocalCloud(
+            FIXTURE_PROGRAM, stack="test", port=0, stream=quiet(), state_root=tmp_path
+        )
+        with pytest.raises(StackBusyError, match="already being served"):
+            second.start()
+        second.stop()
+        # the first one's state is untouched and it still serves
+        assert (first.state_dir / "outputs.json").exists()
+        assert request(first.outputs["echo_url"], "GET", "fine")[0] == 200
