@@ -116,11 +116,6 @@ class Processed:
                 self.errors[error] = self.errors.get(error, 0) + 1
 
 
-PRESERVED = ("outputs.json", "queues.json", "env")
-"""State files of a stack that a developer may be using (`make up` writes them): kept aside
-while the benchmark serves the same stack and put back afterwards."""
-
-
 class ServedStack:
     """`python -m local up -C <project> -s <stack> --port 0 --fresh`, started and stopped by us.
 
@@ -135,7 +130,10 @@ class ServedStack:
         self.aws_environment: dict[str, str] = {}
         """What `python -m local env` prints (endpoint, region, the deployer's keys), when the
         local cloud writes it; dummy keys otherwise."""
-        self.log_dir = self.project_dir / ".local" / stack / "logs"
+        self.state_root = self.project_dir / ".local" / "bench-served"
+        """A state folder of its own, so a developer's `make up` of the same stack is untouched
+        (and a running one does not block the benchmark)."""
+        self.log_dir = self.state_root / stack / "logs"
         self.ready_seconds = math.nan
         """Time from spawning the process to its "Ready" line, measured here."""
         self.reported_ready_seconds = math.nan
@@ -144,18 +142,12 @@ class ServedStack:
         self._tail: collections.deque[str] = collections.deque(maxlen=60)
         self._ready = threading.Event()
         self._reader: threading.Thread | None = None
-        self._saved: dict[Path, bytes | None] = {}
 
     @property
     def state_dir(self) -> Path:
-        return self.project_dir / ".local" / self.stack
+        return self.state_root / self.stack
 
     def start(self, timeout: float = 60.0) -> float:
-        # The developer's own session of this stack (outputs, queue snapshot) must survive us.
-        self._saved = {
-            path: path.read_bytes() if path.exists() else None
-            for path in (self.state_dir / name for name in PRESERVED)
-        }
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         started = time.perf_counter()
         self._process = subprocess.Popen(
@@ -171,6 +163,8 @@ class ServedStack:
                 "--port",
                 "0",
                 "--fresh",
+                "--state-dir",
+                str(self.state_root),
             ],
             cwd=ROOT,
             env=env,
@@ -263,12 +257,6 @@ class ServedStack:
             self._reader = None
         if process is not None and process.stdout is not None:
             process.stdout.close()
-        for path, content in self._saved.items():
-            if content is None:
-                path.unlink(missing_ok=True)  # ours: a benchmark leaves no state behind
-            else:
-                path.write_bytes(content)
-        self._saved = {}
 
     def __enter__(self) -> ServedStack:
         self.start()

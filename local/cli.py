@@ -34,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "-C", "--cwd", type=Path, default=Path.cwd(), help="the Pulumi project folder"
         )
+        sub.add_argument(
+            "--state-dir",
+            type=Path,
+            default=None,
+            help=f"logs, outputs and the queue snapshot (default: <project>/{STATE_DIR})",
+        )
         if name == "up":
             sub.add_argument(
                 "--port",
@@ -77,6 +83,7 @@ def up(args: argparse.Namespace, started: float) -> int:
         port=args.port,
         fresh=args.fresh,
         enforce_iam=not args.no_iam,
+        state_root=args.state_dir,
     )
     print(f"Deploying stack {args.stack!r} of {cloud.project_dir} locally...", flush=True)
     try:
@@ -117,7 +124,8 @@ def up(args: argparse.Namespace, started: float) -> int:
 
 
 def _served(args: argparse.Namespace, name: str) -> Path | None:
-    path = args.cwd.resolve() / STATE_DIR / args.stack / name
+    root = args.state_dir if args.state_dir is not None else args.cwd.resolve() / STATE_DIR
+    path = root / args.stack / name
     if not path.is_file():
         print(f"error: stack {args.stack!r} is not being served (no {path})", file=sys.stderr)
         return None

@@ -130,7 +130,20 @@ def test_cli_serves_from_another_folder_and_stops_cleanly_on_sigterm(tmp_path: P
     # GIVEN `python -m local up` started from another folder with -C, -s and --port 0
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "local", "up", "-C", str(ROOT), "-s", "dev", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "local",
+            "up",
+            "-C",
+            str(ROOT),
+            "-s",
+            "dev",
+            "--port",
+            "0",
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -151,6 +164,25 @@ def test_cli_serves_from_another_folder_and_stops_cleanly_on_sigterm(tmp_path: P
         text = "".join(lines)
         assert "    listener_url = http://127.0.0.1:" in text, text
         url = next(x for x in lines if "listener_url = " in x).split(" = ")[1].strip()
+        # AND `python -m local output` reads what it serves
+        printed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "local",
+                "output",
+                "listener_url",
+                "-C",
+                str(ROOT),
+                "--state-dir",
+                str(tmp_path / "state"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout.strip()
+        assert printed == url
         # WHEN it has served a request and then receives SIGTERM
         status, _ = post_json(url, "append_queue", {"hello": "world"})
         assert status == 200
