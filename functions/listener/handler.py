@@ -303,7 +303,12 @@ def _send(params: dict[str, Any], request_id: str) -> tuple[str | None, str, int
 
 
 def _enqueue(
-    event: Mapping[str, Any], headers: Mapping[str, str], path: str, request_id: str
+    event: Mapping[str, Any],
+    headers: Mapping[str, str],
+    path: str,
+    request_id: str,
+    context_fields: Mapping[str, Any],
+    http: Mapping[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """POST: validate, then ONE SendMessage. Returns the response and the fields to log."""
     content_type = headers.get("content-type", "").strip()
@@ -316,10 +321,6 @@ def _enqueue(
     if not isinstance(body, str) or not body:
         return _error(400, "empty body"), {}
 
-    context_fields = event.get("requestContext")
-    context_fields = context_fields if isinstance(context_fields, dict) else {}
-    http = context_fields.get("http")
-    http = http if isinstance(http, dict) else {}
     received_at = _received_at(context_fields)
     attributes = {
         "path": path,
@@ -446,7 +447,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if path not in SETTINGS.paths:
         response = _error(404, "not found")
     elif method == "POST":
-        response, fields = _enqueue(event, headers, path, request_id)
+        response, fields = _enqueue(event, headers, path, request_id, context_fields, http)
     elif method == "GET":
         response, fields = _handshake(event)
     else:
