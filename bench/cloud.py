@@ -37,6 +37,7 @@ from bench.common import (
     median,
     percentile,
     ratio,
+    run_child,
     summarize,
 )
 from bench.context import Context
@@ -79,21 +80,6 @@ t1 = time.perf_counter()
 aws.stop()
 print(json.dumps({{"start_ms": (t1 - t0) * 1000}}))
 """
-
-
-def _child_json(script: str) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"child failed: {done.stderr[-3000:]}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 def served_startup(project_dir: Any = ROOT, stack: str = "dev") -> dict[str, float]:
@@ -345,7 +331,7 @@ def run(ctx: Context) -> PartResult:
     moto_starts: list[float] = []
 
     def one_cloud() -> float:
-        cloud_starts.append(_child_json(_LOCAL_CLOUD_CHILD))
+        cloud_starts.append(run_child(_LOCAL_CLOUD_CHILD)[0])
         return 0.0
 
     def one_served() -> float:
@@ -353,7 +339,7 @@ def run(ctx: Context) -> PartResult:
         return 0.0
 
     def one_moto() -> float:
-        moto_starts.append(_child_json(_MOTO_CHILD)["start_ms"])
+        moto_starts.append(run_child(_MOTO_CHILD)[0]["start_ms"])
         return 0.0
 
     # A quick run takes the `local up` start-up from the stack it serves anyway (one fewer

@@ -9,10 +9,6 @@ window and identical for both; the whole process time is reported too. Variants 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 
 from bench.common import (
@@ -24,6 +20,7 @@ from bench.common import (
     clean_environment,
     interleaved,
     median,
+    run_child,
     summarize,
 )
 from bench.context import Context
@@ -67,20 +64,8 @@ def listener_environment(endpoint_url: str, queue_url: str) -> dict[str, str]:
 
 def _child(script: str, env: dict[str, str]) -> tuple[float, float]:
     """(init ms measured inside the child, whole process ms measured by the parent)."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-I", "-c", script],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    wall_ms = (time.perf_counter() - started) * 1000
-    if done.returncode != 0:
-        raise RuntimeError(f"cold-start child failed ({done.returncode}): {done.stderr[-2000:]}")
-    init_ms = float(json.loads(done.stdout.strip().splitlines()[-1])["init_ms"])
-    return init_ms, wall_ms
+    data, wall_ms = run_child(script, env=env, isolated=True, timeout=60)
+    return float(data["init_ms"]), wall_ms
 
 
 def run(ctx: Context) -> PartResult:

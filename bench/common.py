@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -18,6 +20,34 @@ FUNCTIONS = ROOT / "functions"
 LISTENER_DIR = FUNCTIONS / "listener"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
+
+
+def run_child(
+    script: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    isolated: bool = False,
+    timeout: float = 120,
+) -> tuple[dict[str, Any], float]:
+    """Runs `script` in a fresh interpreter; (the JSON object its last stdout line holds, the
+    whole process's wall time in ms as the parent sees it). Cold starts are measured this way."""
+    flags = ["-I"] if isolated else []
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, *flags, "-c", script],
+        env=None if env is None else dict(env),
+        cwd=None if isolated else ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    wall_ms = (time.perf_counter() - started) * 1000
+    if done.returncode != 0:
+        raise RuntimeError(f"child failed ({done.returncode}): {done.stderr[-3000:]}")
+    data: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return data, wall_ms
+
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -11,9 +11,6 @@ as the fixed cost of one evaluation.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +18,17 @@ from typing import Any
 
 import pulumi
 
-from bench.common import ACCOUNT_ID, REGION, ROOT, PartResult, Row, interleaved, median, summarize
+from bench.common import (
+    ACCOUNT_ID,
+    REGION,
+    ROOT,
+    PartResult,
+    Row,
+    interleaved,
+    median,
+    run_child,
+    summarize,
+)
 from bench.context import Context
 
 EMPTY_PROGRAM = 'import pulumi\npulumi.export("ok", True)\n'
@@ -103,19 +110,8 @@ def _cold_script(program_dir: Path, floor: bool) -> str:
 
 def _cold(script: str) -> tuple[float, float]:
     """(ms from the child's first line to evaluated, whole process ms)."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-    )
-    wall = (time.perf_counter() - started) * 1000
-    if done.returncode != 0:
-        raise RuntimeError(f"cold evaluation failed: {done.stderr[-2000:]}")
-    return float(json.loads(done.stdout.strip().splitlines()[-1])["ms"]), wall
+    data, wall_ms = run_child(script)
+    return float(data["ms"]), wall_ms
 
 
 def run(ctx: Context) -> PartResult:
