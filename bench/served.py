@@ -26,6 +26,7 @@ from typing import Any
 import boto3
 
 from bench.common import DUMMY_CREDENTIALS, REGION, ROOT
+from local.cloud import parse_environment
 
 READY = re.compile(r"^Ready in (?P<seconds>[0-9.]+) s\. Logs: (?P<logs>.+?)/?\. ")
 OUTPUT = re.compile(r"^    (?P<key>[a-z_]+) = (?P<value>\S+)$")
@@ -197,10 +198,8 @@ class ServedStack:
         }
         path = self.state_dir / "env"
         if path.is_file():
-            for line in path.read_text().splitlines():
-                key, sep, value = line.removeprefix("export ").partition("=")
-                if sep and key.startswith("AWS_"):
-                    env[key] = value.strip().strip("'\"")
+            variables = parse_environment(path.read_text())
+            env.update({k: v for k, v in variables.items() if k.startswith("AWS_")})
         return env
 
     def client(self, service: str = "sqs") -> Any:

@@ -6,6 +6,7 @@ import base64
 import fcntl
 import json
 import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,22 @@ from local.stackfile import load_stack_config
 
 STATE_DIR = ".local"
 """Git-ignored folder of the project: logs and outputs per stack."""
+
+
+def format_environment(variables: dict[str, str]) -> str:
+    """Shell exports, the format of `.local/<stack>/env` and of `python -m local env`."""
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables.items())
+
+
+def parse_environment(text: str) -> dict[str, str]:
+    """The variables `format_environment` wrote (other lines are ignored)."""
+    variables: dict[str, str] = {}
+    for line in text.splitlines():
+        words = shlex.split(line, comments=True)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            name, value = words[1].split("=", 1)
+            variables[name] = value
+    return variables
 
 
 class StackBusyError(RuntimeError):
@@ -100,9 +117,7 @@ class LocalCloud:
         if self.enforce_iam:
             self._aws.enforce_iam()
         self.region = config.region
-        (self.state_dir / "env").write_text(
-            "".join(f"export {k}={v}\n" for k, v in self.environment().items())
-        )
+        (self.state_dir / "env").write_text(format_environment(self.environment()))
         (self.state_dir / "outputs.json").write_text(json.dumps(self.outputs, indent=2) + "\n")
         self.startup_seconds = time.monotonic() - began
         return self.outputs

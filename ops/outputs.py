@@ -7,7 +7,6 @@ one URL by hand (e.g. a second listener) without losing the rest of the stack.
 from __future__ import annotations
 
 import json
-import shlex
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -64,14 +63,12 @@ def local_stack(project_dir: Path, stack: str) -> Stack:
 
 def parse_env(text: str) -> dict[str, str]:
     """boto3 keyword arguments from `export NAME=value` lines, as `python -m local env` prints."""
-    aws: dict[str, str] = {}
-    for line in text.splitlines():
-        words = shlex.split(line)
-        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
-            name, value = words[1].split("=", 1)
-            if name in _ENV_TO_BOTO3:
-                aws[_ENV_TO_BOTO3[name]] = value
-    return aws
+    from local.cloud import parse_environment  # the local cloud owns that format
+
+    variables = parse_environment(text)
+    return {
+        _ENV_TO_BOTO3[name]: value for name, value in variables.items() if name in _ENV_TO_BOTO3
+    }
 
 
 def pulumi_stack(project_dir: Path, stack: str | None) -> Stack:
