@@ -3,23 +3,28 @@
 Importing this package declares nothing: only `__main__.py` instantiates components.
 """
 
-from infra.config import ConfigError, Settings, load_settings
+from infra.config import StackConfig, load_config, parse_config
 from infra.consumer import Consumer, ConsumerArgs
 from infra.listener import Listener, ListenerArgs
-from infra.python_function import FunctionSettings, PythonFunction, PythonFunctionArgs
+from infra.python_function import PythonFunction, PythonFunctionArgs, RuntimeArgs
 from infra.queue import Queue, QueueArgs
+from infra.settings import ConfigError, Problem
+from infra.stack import StackArgs
 
 __all__ = [
     "ConfigError",
     "Consumer",
     "ConsumerArgs",
-    "FunctionSettings",
     "Listener",
     "ListenerArgs",
+    "Problem",
     "PythonFunction",
     "PythonFunctionArgs",
     "Queue",
     "QueueArgs",
-    "Settings",
-    "load_settings",
+    "RuntimeArgs",
+    "StackArgs",
+    "StackConfig",
+    "load_config",
+    "parse_config",
 ]

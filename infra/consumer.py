@@ -3,31 +3,80 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
-from infra import defaults as d
+from infra import limits
 from infra.policies import CONSUME_ACTIONS, allow
-from infra.python_function import FunctionSettings, PythonFunction, PythonFunctionArgs
+from infra.python_function import PythonFunction, PythonFunctionArgs, RuntimeArgs
+from infra.queue import Queue, QueueArgs
+from infra.settings import Problem, integer, setting
+from infra.stack import StackArgs
+from policy.rules import required_visibility_timeout
 
 COMPONENT_TYPE = "async-webhook:index:Consumer"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ConsumerArgs:
-    """Which queue feeds the processor, and how."""
+    """How the processor is sized and how the queue feeds it."""
 
-    function: FunctionSettings
-    """Name, code and sizing of the processor function."""
-    queue_arn: pulumi.Input[str]
-    """The queue to poll; the only one the processor may touch."""
-    batch_size: int = d.BATCH_SIZE
-    """Most records per invocation."""
-    batching_window_seconds: int = d.BATCHING_WINDOW_SECONDS
+    timeout_seconds: int = setting(
+        "processorTimeoutSeconds", 30, integer(*limits.LAMBDA_TIMEOUT_SECONDS)
+    )
+    """Lambda stops a batch that runs longer; the whole batch then comes back."""
+    memory_mb: int = setting("processorMemoryMb", 256, integer(*limits.LAMBDA_MEMORY_MB))
+    """Memory in MB (CPU scales with it)."""
+    batch_size: int = setting("batchSize", 10, integer(*limits.STANDARD_BATCH_SIZE))
+    """Most records per invocation (at most 10 on a FIFO queue)."""
+    batching_window_seconds: int = setting(
+        "batchingWindowSeconds", 0, integer(*limits.BATCHING_WINDOW_SECONDS)
+    )
     """How long the mapping gathers records before invoking (0 = no waiting)."""
-    max_concurrency: int | None = None
-    """Most concurrent invocations the mapping starts (2-1000); None = no mapping limit."""
+    max_concurrency: int | None = setting(
+        "maxConcurrency", None, integer(*limits.MAX_CONCURRENCY)
+    )
+    """Most concurrent invocations the mapping starts; None = no mapping limit."""
+
+    @property
+    def visibility_timeout_seconds(self) -> int:
+        """What the queue feeding this consumer must give each received batch. Within SQS's
+        12-hour maximum for any allowed timeout and window (6 x 900 + 300 = 5,700 s)."""
+        return required_visibility_timeout(self.timeout_seconds, self.batching_window_seconds)
+
+    def problems(self, queue: QueueArgs, failed: frozenset[str] = frozenset()) -> list[Problem]:
+        if {"fifo", "batchSize", "batchingWindowSeconds"} & failed:
+            return []  # each rule below reads one of them
+        found: list[Problem] = []
+        fifo_max = limits.FIFO_BATCH_SIZE[1]
+        if queue.fifo and self.batch_size > fifo_max:
+            found.append(
+                Problem(
+                    "batchSize",
+                    self.batch_size,
+                    f"must be at most {fifo_max} on a FIFO queue (fifo: true)",
+                )
+            )
+        if queue.fifo and self.batching_window_seconds != 0:
+            found.append(
+                Problem(
+                    "batchingWindowSeconds",
+                    self.batching_window_seconds,
+                    "must be 0 for a FIFO queue (fifo: true)",
+                )
+            )
+        unbatched = limits.BATCH_SIZE_WITHOUT_WINDOW
+        if not queue.fifo and self.batch_size > unbatched and self.batching_window_seconds < 1:
+            found.append(
+                Problem(
+                    "batchingWindowSeconds",
+                    self.batching_window_seconds,
+                    f"must be at least 1 when batchSize ({self.batch_size}) is over {unbatched}",
+                )
+            )
+        return found
 
 
 class Consumer(pulumi.ComponentResource):
@@ -41,7 +90,15 @@ class Consumer(pulumi.ComponentResource):
     """Identifier of the event source mapping (to disable it during an incident)."""
 
     def __init__(
-        self, name: str, args: ConsumerArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: ConsumerArgs,
+        *,
+        queue: Queue,
+        code: Path,
+        stack: StackArgs,
+        runtime: RuntimeArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -49,8 +106,12 @@ class Consumer(pulumi.ComponentResource):
         self.function = PythonFunction(
             name,
             PythonFunctionArgs(
-                settings=args.function,
-                statements=[allow("ConsumeQueue", CONSUME_ACTIONS, args.queue_arn)],
+                function_name=f"{stack.prefix}-{name}",
+                source_dir=code,
+                memory_mb=args.memory_mb,
+                timeout_seconds=args.timeout_seconds,
+                runtime=runtime,
+                statements=[allow("ConsumeQueue", CONSUME_ACTIONS, queue.arn)],
                 description="Processes queued webhook requests",
             ),
             opts=child,
@@ -59,7 +120,7 @@ class Consumer(pulumi.ComponentResource):
         # the whole batch counts as processed: failed records would be silently deleted.
         self.mapping = aws.lambda_.EventSourceMapping(
             f"{name}-mapping",
-            event_source_arn=args.queue_arn,
+            event_source_arn=queue.arn,
             function_name=self.function.function_arn,
             batch_size=args.batch_size,
             maximum_batching_window_in_seconds=args.batching_window_seconds or None,

@@ -1,51 +1,142 @@
-"""The listener: a function behind a Function URL that validates a request and enqueues it."""
+"""The listener: a function behind a Function URL that verifies a request and enqueues it."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from infra import defaults as d
+from infra import limits
 from infra.policies import SEND_ACTIONS, allow
-from infra.python_function import FunctionSettings, PythonFunction, PythonFunctionArgs
+from infra.python_function import PythonFunction, PythonFunctionArgs, RuntimeArgs
+from infra.queue import Queue, QueueArgs
+from infra.routes import (
+    DEFAULT_ROUTES,
+    Route,
+    parse_route_secrets,
+    parse_routes,
+    secret_problems,
+)
+from infra.settings import Problem, integer, one_of, setting, string_list, text
+from infra.stack import StackArgs
 
 COMPONENT_TYPE = "async-webhook:index:Listener"
+
+CONFIG_VARIABLE = "LISTENER_CONFIG"
+"""The one environment variable the listener reads its settings from (JSON)."""
+
+MIN_TIMEOUT_SECONDS = 2
+"""The listener's SQS work alone may take up to about 1.05 s (its retry budget)."""
+
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9*][a-z0-9!#$&^_.+*-]*")
+_FIELD = re.compile(r"\S{1,256}")
+
+
+def _media_type_error(value: str) -> str | None:
+    if _MEDIA_TYPE.fullmatch(value.lower()):
+        return None
+    return "each entry must be a media type such as application/json (no parameters)"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ListenerArgs:
-    """Where the listener sends, what it accepts and who may call it."""
+    """What the listener accepts, from whom, and how it is sized."""
 
-    function: FunctionSettings
-    """Name, code and sizing of the listener function."""
-    queue_url: pulumi.Input[str]
-    """The queue every accepted request goes to."""
-    queue_arn: pulumi.Input[str]
-    """The only resource the listener may send to."""
-    paths: Sequence[str] = d.LISTENER_PATHS
-    """Paths that accept POSTs (and the Strava handshake GET)."""
-    accepted_content_types: Sequence[str] = d.ACCEPTED_CONTENT_TYPES
-    """Media types accepted; anything else is answered 415."""
-    max_message_bytes: int = d.MAX_MESSAGE_BYTES
-    """Largest SQS message (body plus attributes); larger requests are answered 413."""
-    fifo: bool = d.FIFO
-    """Send with a message group id (the queue is FIFO)."""
-    message_group_field: str | None = None
-    """FIFO only: the JSON body field whose value is the message group id."""
-    auth_type: str = d.LISTENER_AUTH_TYPE
-    """NONE (public, as webhook senders need) or AWS_IAM."""
-    verify_token: pulumi.Input[str] | None = None
-    """The subscription handshake token (a secret Output); stored in SSM, never in env."""
-    verify_token_parameter_name: str = ""
-    """SSM parameter name for the token, used when verify_token is set."""
+    routes: tuple[Route, ...] = setting("routes", DEFAULT_ROUTES, parse_routes)
+    """Paths and the sender each one verifies (docs/design.md, "Routes and sender
+    verification"); by default the original demo's one open path."""
+    route_secrets: tuple[tuple[str, tuple[str, ...]], ...] = setting(
+        "routeSecrets", (), parse_route_secrets, secret=True
+    )
+    """Route name -> its secret (or current and previous); only ever stored in SSM."""
+    auth_type: str = setting(
+        "listenerAuthType", "NONE", one_of(limits.FUNCTION_URL_AUTH_TYPES)
+    )
+    """NONE: public, what third-party senders need (they cannot sign with SigV4)."""
+    accepted_content_types: tuple[str, ...] = setting(
+        "acceptedContentTypes",
+        ("application/json",),
+        string_list(_media_type_error, key="acceptedContentTypes"),
+    )
+    """Media types accepted on POST; anything else is answered 415."""
+    timeout_seconds: int = setting(
+        "listenerTimeoutSeconds", 5, integer(*limits.LAMBDA_TIMEOUT_SECONDS)
+    )
+    """Well over the listener's SQS budget, well under anything a sender waits."""
+    memory_mb: int = setting("listenerMemoryMb", 256, integer(*limits.LAMBDA_MEMORY_MB))
+    """More memory buys more CPU, which shortens the cold start that eats the sender's
+    deadline."""
+    reserved_concurrency: int | None = setting(
+        "listenerReservedConcurrency", None, integer(*limits.RESERVED_CONCURRENCY)
+    )
+    """Caps concurrent executions (and so the cost of a flood); None: the account's pool."""
+    message_group_field: str | None = setting(
+        "messageGroupField",
+        None,
+        text(_FIELD, "must be a JSON field name without spaces (at most 256 characters)"),
+    )
+    """FIFO only: the top-level JSON body field whose value is the message group id."""
+
+    @property
+    def secrets(self) -> dict[str, tuple[str, ...]]:
+        return dict(self.route_secrets)
+
+    def problems(self, queue: QueueArgs, failed: frozenset[str] = frozenset()) -> list[Problem]:
+        found: list[Problem] = []
+        if not {"routes", "routeSecrets"} & failed:
+            found.extend(secret_problems(self.routes, self.secrets))
+        if self.message_group_field is not None and not queue.fifo and "fifo" not in failed:
+            found.append(
+                Problem("messageGroupField", self.message_group_field,
+                        "only applies to a FIFO queue (fifo: true)")
+            )
+        if self.timeout_seconds < MIN_TIMEOUT_SECONDS:
+            found.append(
+                Problem(
+                    "listenerTimeoutSeconds",
+                    self.timeout_seconds,
+                    f"must be at least {MIN_TIMEOUT_SECONDS}: the listener's SQS call alone may "
+                    "take up to about 1.05 s",
+                )
+            )
+        return found
+
+
+def listener_config(
+    args: ListenerArgs,
+    *,
+    queue_url: pulumi.Input[str],
+    fifo: bool,
+    max_message_bytes: int,
+    secret_parameters: Mapping[str, pulumi.Input[str]],
+) -> dict[str, Any]:
+    """Everything the listener reads, as the JSON object of its `LISTENER_CONFIG` variable.
+
+    The one place that turns stack settings into the listener's view of them; tests build the
+    listener's environment through it too, so the two cannot drift apart. Every key is
+    always present: the listener has no defaults of its own.
+    """
+    return {
+        "queueUrl": queue_url,
+        "fifo": fifo,
+        "maxMessageBytes": max_message_bytes,
+        "acceptedContentTypes": [t.lower() for t in args.accepted_content_types],
+        "messageGroupField": args.message_group_field if fifo else None,
+        "routes": [
+            {**route.to_listener(), "secretParameter": secret_parameters.get(route.name)}
+            for route in args.routes
+        ],
+    }
 
 
 class Listener(pulumi.ComponentResource):
-    """Function + role + log group + Function URL + exactly the permissions the URL needs."""
+    """Function + role + log group + Function URL + exactly the permissions the URL needs,
+    and one SSM SecureString per route secret, readable by this function only."""
 
     url: pulumi.Output[str]
     """The Function URL (ends with `/`)."""
@@ -55,44 +146,58 @@ class Listener(pulumi.ComponentResource):
     """ARN of the listener function."""
 
     def __init__(
-        self, name: str, args: ListenerArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: ListenerArgs,
+        *,
+        queue: Queue,
+        code: Path,
+        stack: StackArgs,
+        runtime: RuntimeArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        environment: dict[str, pulumi.Input[str]] = {
-            "QUEUE_URL": args.queue_url,
-            "LISTENER_PATHS": json.dumps(list(args.paths)),
-            "ACCEPTED_CONTENT_TYPES": json.dumps(list(args.accepted_content_types)),
-            "MAX_MESSAGE_BYTES": str(args.max_message_bytes),
-            "FIFO": "true" if args.fifo else "false",
-        }
-        if args.fifo and args.message_group_field:
-            environment["MESSAGE_GROUP_FIELD"] = args.message_group_field
-        statements = [allow("SendToQueue", SEND_ACTIONS, args.queue_arn)]
-
-        self.verify_token_parameter: aws.ssm.Parameter | None = None
-        if args.verify_token is not None:
-            self.verify_token_parameter = aws.ssm.Parameter(
-                f"{name}-verify-token",
-                name=args.verify_token_parameter_name,
-                description="Strava subscription verify token, read by the listener",
+        self.secret_parameters: dict[str, aws.ssm.Parameter] = {}
+        for route_name, secrets in args.route_secrets:
+            self.secret_parameters[route_name] = aws.ssm.Parameter(
+                f"{name}-secret-{route_name}",
+                name=stack.parameter_name("routes", route_name),
+                description=f"Secret of the listener's route {route_name!r} (one per line)",
                 type="SecureString",
-                value=pulumi.Output.secret(args.verify_token),
+                value=pulumi.Output.secret("\n".join(secrets)),
                 opts=child,
             )
-            environment["VERIFY_TOKEN_PARAMETER"] = self.verify_token_parameter.name
+        statements = [allow("SendToQueue", SEND_ACTIONS, queue.arn)]
+        if self.secret_parameters:
             statements.append(
-                allow("ReadVerifyToken", ("ssm:GetParameter",), self.verify_token_parameter.arn)
+                allow(
+                    "ReadRouteSecrets",
+                    ("ssm:GetParameter",),
+                    [p.arn for p in self.secret_parameters.values()],
+                )
             )
+        config = listener_config(
+            args,
+            queue_url=queue.url,
+            fifo=queue.fifo,
+            max_message_bytes=queue.max_message_bytes,
+            secret_parameters={n: p.name for n, p in self.secret_parameters.items()},
+        )
 
         self.function = PythonFunction(
             name,
             PythonFunctionArgs(
-                settings=args.function,
-                environment=environment,
+                function_name=f"{stack.prefix}-{name}",
+                source_dir=code,
+                memory_mb=args.memory_mb,
+                timeout_seconds=args.timeout_seconds,
+                reserved_concurrency=args.reserved_concurrency,
+                runtime=runtime,
+                environment={CONFIG_VARIABLE: pulumi.Output.json_dumps(config)},
                 statements=statements,
-                description="Validates webhook requests and enqueues them",
+                description="Verifies webhook requests and enqueues them",
             ),
             opts=child,
         )
@@ -105,22 +210,29 @@ class Listener(pulumi.ComponentResource):
         if args.auth_type == "NONE":
             # Since October 2025 a public URL needs both statements; each is as narrow as
             # AWS allows: the URL action only with auth type NONE, the invoke action only
-            # when the call arrives through the Function URL.
+            # when the call arrives through the Function URL. The provider adds the same two
+            # (statement ids FunctionURLAllowPublicAccess / FunctionURLAllowInvokeAction)
+            # when it creates the URL, outside Pulumi's tracking; ours are created after the
+            # URL, so the concurrent AddPermission calls cannot race, and under ids of their
+            # own (docs/design.md, "The listener").
+            after_url = pulumi.ResourceOptions(parent=self, depends_on=[self.function_url])
             aws.lambda_.Permission(
                 f"{name}-url-public",
+                statement_id=f"{name}-url-public",
                 function=self.function.function_name,
                 action="lambda:InvokeFunctionUrl",
                 principal="*",
                 function_url_auth_type="NONE",
-                opts=child,
+                opts=after_url,
             )
             aws.lambda_.Permission(
                 f"{name}-invoke-via-url",
+                statement_id=f"{name}-invoke-via-url",
                 function=self.function.function_name,
                 action="lambda:InvokeFunction",
                 principal="*",
                 invoked_via_function_url=True,
-                opts=child,
+                opts=after_url,
             )
 
         self.url = self.function_url.function_url

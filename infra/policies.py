@@ -35,9 +35,14 @@ def document(statements: Sequence[Statement]) -> pulumi.Output[str]:
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def allow(sid: str, actions: Sequence[str], resource: pulumi.Input[str]) -> Statement:
-    """One Allow statement on exactly one resource."""
-    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resource}
+def allow(
+    sid: str,
+    actions: Sequence[str],
+    resource: pulumi.Input[str] | Sequence[pulumi.Input[str]],
+) -> Statement:
+    """One Allow statement on exactly the resources named (ARNs, never a wildcard)."""
+    listed = list(resource) if isinstance(resource, list | tuple) else resource
+    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": listed}
 
 
 def log_streams(log_group_arn: pulumi.Input[str]) -> Statement:

@@ -9,43 +9,46 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from infra import defaults as d
+from infra import limits
 from infra.packaging import function_archive
 from infra.policies import LAMBDA_TRUST, Statement, document, log_streams
+from infra.settings import one_of, setting
 
 COMPONENT_TYPE = "async-webhook:index:PythonFunction"
 
 
 @dataclass(frozen=True, kw_only=True)
-class FunctionSettings:
-    """What sizes and places one function; shared by the listener and the consumer."""
+class RuntimeArgs:
+    """The runtime every function of the stack shares."""
+
+    runtime: str = setting("runtime", "python3.13", one_of(limits.RUNTIMES))
+    """A supported Python runtime identifier."""
+    architecture: str = setting("architecture", "arm64", one_of(limits.ARCHITECTURES))
+    """Graviton (arm64) costs less per GB-second and is as fast or faster for this work."""
+    log_retention_days: int = setting(
+        "logRetentionDays", 14, one_of(limits.LOG_RETENTION_DAYS)
+    )
+    """How long CloudWatch keeps each function's logs."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PythonFunctionArgs:
+    """One function: its code, its size, its environment and the permissions it needs."""
 
     function_name: str
     """Physical name; also fixes the log group `/aws/lambda/<function_name>`."""
     source_dir: Path
     """The folder under `functions/` that is packaged alone as the deployment archive."""
-    handler: str = "handler.handler"
-    """Module and function inside the package, as Lambda resolves it."""
     memory_mb: int
     """Memory in MB (CPU scales with it)."""
     timeout_seconds: int
-    """Lambda kills an invocation that runs longer."""
-    runtime: str = d.RUNTIME
-    """A supported Python runtime identifier, e.g. python3.13."""
-    architecture: str = d.ARCHITECTURE
-    """arm64 or x86_64."""
-    log_retention_days: int = d.LOG_RETENTION_DAYS
-    """How long CloudWatch keeps the function's logs."""
+    """Lambda stops an invocation that runs longer."""
+    runtime: RuntimeArgs
+    """Runtime, architecture and log retention, shared by the stack's functions."""
+    handler: str = "handler.handler"
+    """Module and function inside the package, as Lambda resolves it."""
     reserved_concurrency: int | None = None
     """Caps concurrent executions; None leaves the function on the account's shared pool."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class PythonFunctionArgs:
-    """A function, its environment and the only permissions it gets beyond its own logs."""
-
-    settings: FunctionSettings
-    """Name, code and sizing."""
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Plain configuration only: secrets travel as references (e.g. a parameter name)."""
     statements: Sequence[Statement] = ()
@@ -77,20 +80,19 @@ class PythonFunction(pulumi.ComponentResource):
         self, name: str, args: PythonFunctionArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
-        s = args.settings
         child = pulumi.ResourceOptions(parent=self)
-        archive = function_archive(s.source_dir, s.handler)
+        archive = function_archive(args.source_dir, args.handler)
 
         self.role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=document([LAMBDA_TRUST]),
-            description=f"Execution role of {s.function_name} only",
+            description=f"Execution role of {args.function_name} only",
             opts=child,
         )
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/aws/lambda/{s.function_name}",
-            retention_in_days=s.log_retention_days,
+            name=f"/aws/lambda/{args.function_name}",
+            retention_in_days=args.runtime.log_retention_days,
             opts=child,
         )
         policies: list[pulumi.Resource] = [
@@ -113,16 +115,16 @@ class PythonFunction(pulumi.ComponentResource):
 
         self.function = aws.lambda_.Function(
             name,
-            name=s.function_name,
+            name=args.function_name,
             description=args.description,
             role=self.role.arn,
-            runtime=aws.lambda_.Runtime(s.runtime),
-            handler=s.handler,
+            runtime=aws.lambda_.Runtime(args.runtime.runtime),
+            handler=args.handler,
             code=archive,
-            architectures=[s.architecture],
-            memory_size=s.memory_mb,
-            timeout=s.timeout_seconds,
-            reserved_concurrent_executions=s.reserved_concurrency,
+            architectures=[args.runtime.architecture],
+            memory_size=args.memory_mb,
+            timeout=args.timeout_seconds,
+            reserved_concurrent_executions=args.reserved_concurrency,
             environment={"variables": dict(args.environment)} if args.environment else None,
             logging_config={"log_format": "JSON", "log_group": self.log_group.name},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, *policies]),

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import defaults as d
+from infra import limits
 from infra.policies import deny_insecure_transport, document
+from infra.settings import Problem, boolean, integer, setting
+from infra.stack import StackArgs
 
 COMPONENT_TYPE = "async-webhook:index:Queue"
 
@@ -17,20 +19,39 @@ COMPONENT_TYPE = "async-webhook:index:Queue"
 class QueueArgs:
     """Shape of the main queue; the dead-letter queue is derived from it."""
 
-    name: str
-    """Physical name of the main queue without `.fifo`; the DLQ is `<name>-dlq`."""
-    visibility_timeout_seconds: int
-    """At least six processor timeouts plus the batching window (derived by the config)."""
-    fifo: bool = d.FIFO
+    fifo: bool = setting("fifo", False, boolean)
     """FIFO with content-based deduplication, so a sender's identical retries collapse."""
-    message_retention_seconds: int = d.MESSAGE_RETENTION_SECONDS
-    """How long the main queue keeps a message."""
-    dlq_retention_seconds: int = d.DLQ_RETENTION_SECONDS
-    """Longer than the main queue's, so a failed message is not lost on arrival."""
-    max_message_bytes: int = d.MAX_MESSAGE_BYTES
-    """Largest message either queue accepts."""
-    max_receive_count: int = d.MAX_RECEIVE_COUNT
-    """Receives before a message moves to the dead-letter queue."""
+    max_receive_count: int = setting(
+        "maxReceiveCount", 5, integer(*limits.MAX_RECEIVE_COUNT)
+    )
+    """Receives before a message moves to the dead-letter queue (AWS advises at least 5)."""
+    message_retention_seconds: int = setting(
+        "messageRetentionSeconds", 4 * 24 * 3600, integer(*limits.RETENTION_SECONDS)
+    )
+    """How long the main queue keeps a message (four days: SQS's own default)."""
+    dlq_retention_seconds: int = setting(
+        "dlqRetentionSeconds", 14 * 24 * 3600, integer(*limits.RETENTION_SECONDS)
+    )
+    """The SQS maximum, so a message outlives its trip to the DLQ (age counts from the first
+    send, not from the move)."""
+    max_message_bytes: int = setting(
+        "maxMessageBytes", limits.MESSAGE_BYTES[1], integer(*limits.MESSAGE_BYTES)
+    )
+    """Largest message either queue accepts (body plus attributes)."""
+
+    def problems(self, failed: frozenset[str] = frozenset()) -> list[Problem]:
+        if {"dlqRetentionSeconds", "messageRetentionSeconds"} & failed:
+            return []
+        if self.dlq_retention_seconds > self.message_retention_seconds:
+            return []
+        return [
+            Problem(
+                "dlqRetentionSeconds",
+                self.dlq_retention_seconds,
+                f"must be longer than messageRetentionSeconds ({self.message_retention_seconds})"
+                ", or a message could expire on its way to the dead-letter queue",
+            )
+        ]
 
 
 class Queue(pulumi.ComponentResource):
@@ -45,17 +66,33 @@ class Queue(pulumi.ComponentResource):
     dlq_arn: pulumi.Output[str]
     """ARN of the dead-letter queue."""
 
+    fifo: bool
+    """Whether both queues are FIFO (the listener then sends with a message group)."""
+    max_message_bytes: int
+    """Largest message the queue accepts (the listener answers 413 above it)."""
+
     def __init__(
-        self, name: str, args: QueueArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: QueueArgs,
+        *,
+        stack: StackArgs,
+        visibility_timeout_seconds: int,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`visibility_timeout_seconds` comes from the queue's consumer, whose timeout and
+        batching window it must cover (`ConsumerArgs.visibility_timeout_seconds`)."""
         super().__init__(COMPONENT_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self.fifo = args.fifo
+        self.max_message_bytes = args.max_message_bytes
+        base = stack.prefix
         suffix = ".fifo" if args.fifo else ""
         dedup = True if args.fifo else None  # SQS accepts the flag on FIFO queues only
 
         self.dlq = aws.sqs.Queue(
             f"{name}-dlq",
-            name=f"{args.name}-dlq{suffix}",
+            name=f"{base}-dlq{suffix}",
             message_retention_seconds=args.dlq_retention_seconds,
             max_message_size=args.max_message_bytes,
             sqs_managed_sse_enabled=True,
@@ -65,8 +102,8 @@ class Queue(pulumi.ComponentResource):
         )
         self.queue = aws.sqs.Queue(
             f"{name}-queue",
-            name=f"{args.name}{suffix}",
-            visibility_timeout_seconds=args.visibility_timeout_seconds,
+            name=f"{base}{suffix}",
+            visibility_timeout_seconds=visibility_timeout_seconds,
             message_retention_seconds=args.message_retention_seconds,
             max_message_size=args.max_message_bytes,
             receive_wait_time_seconds=20,

@@ -38,6 +38,19 @@ DEFAULT_LAMBDA_TIMEOUT = 3
 DEFAULT_VISIBILITY_TIMEOUT = 30
 DEFAULT_RETENTION = 345600
 
+
+
+def required_visibility_timeout(function_timeout: int, batching_window: int) -> int:
+    """The least visibility timeout of a queue feeding a function: AWS advises six times the
+    function's timeout (room for retries of a throttled or slow invocation) plus the mapping's
+    batching window (records wait that long before the invocation starts).
+
+    The one statement of this rule: the program derives its queue's timeout from it and the
+    policy below checks every stack against it.
+    """
+    return VISIBILITY_FACTOR * function_timeout + batching_window
+
+
 _PYTHON_RUNTIME = re.compile(r"^python(\d+)\.(\d+)$")
 _SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "APIKEY", "KEY")
 _REFERENCE_SUFFIXES = ("_PARAMETER", "_ARN", "_NAME")
@@ -284,7 +297,7 @@ def visibility_timeout(resources: Sequence[Resource]) -> list[Violation]:
             continue
         timeout = _number(function.props.get("timeout")) or DEFAULT_LAMBDA_TIMEOUT
         window = _number(mapping.props.get("maximumBatchingWindowInSeconds")) or 0
-        needed = VISIBILITY_FACTOR * timeout + window
+        needed = required_visibility_timeout(timeout, window)
         visibility = _number(queue.props.get("visibilityTimeoutSeconds"))
         if visibility is None:
             visibility = DEFAULT_VISIBILITY_TIMEOUT

@@ -1,25 +1,23 @@
-"""Webhook listener: validate the request, put it on SQS, answer within milliseconds.
+"""Webhook listener: verify the sender, put the request on SQS, answer within milliseconds.
 
 Runs behind a Lambda Function URL (payload format 2.0). Senders such as Strava give a hard
-deadline (a 200 within 2 s, cold start included), so this function only validates and enqueues;
+deadline (a 200 within 2 s, cold start included), so this function only verifies and enqueues;
 the processor does the real work later. A 200 always means the message is in the queue; every
-other answer leaves the queue untouched. Contract: DESIGN.md section 3.
+other answer leaves the queue untouched. Contract: docs/design.md, "The listener".
 
-Environment (read once at import; a bad value fails the cold start, because it is a deploy bug):
-  QUEUE_URL                     required
-  LISTENER_PATHS                JSON list of paths, default ["/append_queue"]
-  ACCEPTED_CONTENT_TYPES        JSON list of media types, default ["application/json"]
-  MAX_MESSAGE_BYTES             whole SQS message (body + attributes), default 1048576
-  FIFO                          "true" / "false", default false
-  MESSAGE_GROUP_FIELD           FIFO only: top-level JSON field giving the MessageGroupId
-  VERIFY_TOKEN_PARAMETER        name of the SSM SecureString holding the Strava verify token
+Configuration: one JSON environment variable, LISTENER_CONFIG, written by the program
+(`infra/listener.py::listener_config`); every key is always present, so a missing or malformed
+one is a deploy bug and fails the cold start. Route secrets come from SSM SecureStrings named in
+it, never from the environment. Tuning knobs with defaults (tests and operators only):
   SQS_CONNECT_TIMEOUT_SECONDS   default 0.2
   SQS_READ_TIMEOUT_SECONDS      default 0.3
   SQS_MAX_ATTEMPTS              default 2
+  SECRET_REFRESH_SECONDS        default 300: how long a route secret is cached
 Region and endpoint come from the standard AWS variables (AWS_REGION, AWS_ENDPOINT_URL).
 """
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -27,12 +25,13 @@ import os
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 import boto3
+import senders
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -52,7 +51,9 @@ SQS_MAX_BYTES = 1_048_576
 # request past the budget either (the first attempt always runs). read_timeout bounds each socket
 # read; a SendMessage response is well under 1 KB and arrives in one read. DNS resolution is not
 # covered by connect_timeout (the Lambda resolver answers in milliseconds). A cold start (import +
-# client, ~0.3-0.5 s on arm64) plus 1.05 s stays under Strava's 2 s.
+# client, ~0.3-0.5 s on arm64) plus 1.05 s stays under Strava's 2 s. A route secret read from SSM
+# (first request of a container, then every SECRET_REFRESH_SECONDS) is one more attempt of the
+# same bounds.
 _SEND_BUDGET_SECONDS = 1.2
 _BACKOFF_MAX_SECONDS = 0.05
 _RETRYABLE_ERROR_CODES = frozenset(
@@ -69,30 +70,42 @@ _RETRYABLE_ERROR_CODES = frozenset(
 
 # Characters SQS accepts in a message body or attribute value; SQS rejects anything else.
 _NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-# MessageGroupId: 1-128 characters, alphanumeric and punctuation.
-_GROUP_ID = re.compile("[\x21-\x7e]{1,128}")
+# MessageGroupId and MessageDeduplicationId: 1-128 characters, alphanumeric and punctuation.
+_SQS_ID = re.compile("[\x21-\x7e]{1,128}")
 _DEFAULT_GROUP = "default"
 _MAX_HEADER_ATTRIBUTE_CHARS = 256
-_ALLOW = "GET, POST"
+_HANDSHAKE_SOURCES = frozenset({"strava"})
 
 
 class ConfigError(RuntimeError):
     """The environment set by the program is missing or malformed: a deploy bug, not bad input."""
 
 
+class Route(NamedTuple):
+    """One path the listener answers, and how it verifies who sends to it."""
+
+    name: str
+    path: str
+    source: str
+    options: Mapping[str, Any]
+    """The route exactly as the program wrote it (what `senders.verify` reads)."""
+    secret_parameter: str | None
+
+
 class Settings(NamedTuple):
     """Configuration read once per container."""
 
     queue_url: str
-    paths: frozenset[str]
+    routes: Mapping[str, Route]
+    """Canonical path -> route."""
     accepted_types: frozenset[str]
     max_message_bytes: int
     fifo: bool
     group_field: str | None
-    verify_token_parameter: str | None
     connect_timeout: float
     read_timeout: float
     max_attempts: int
+    secret_refresh_seconds: float
 
 
 def _canonical_path(path: str) -> str:
@@ -113,19 +126,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     """Parse the environment, reporting every problem in one ConfigError."""
     errors: list[str] = []
 
-    def json_list(name: str, default: list[str]) -> list[str]:
-        raw = env.get(name, "").strip()
-        if not raw:
-            return default
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            value = None
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            errors.append(f"{name}={raw!r}: expected a non-empty JSON list of strings")
-            return default
-        return value
-
     def number(name: str, default: float, kind: type[int] | type[float], low: float) -> Any:
         raw = env.get(name, "").strip()
         if not raw:
@@ -139,39 +139,86 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             return default
         return value
 
-    queue_url = env.get("QUEUE_URL", "").strip()
-    if not queue_url:
-        errors.append("QUEUE_URL is required (the URL of the SQS queue to send to)")
-    paths = json_list("LISTENER_PATHS", ["/append_queue"])
-    if not all(p.startswith("/") for p in paths):
-        errors.append(f"LISTENER_PATHS={paths!r}: every path must start with '/'")
-    accepted = json_list("ACCEPTED_CONTENT_TYPES", ["application/json"])
-    max_bytes = number("MAX_MESSAGE_BYTES", SQS_MAX_BYTES, int, 1)
-    if max_bytes > SQS_MAX_BYTES:
-        errors.append(f"MAX_MESSAGE_BYTES={max_bytes}: SQS allows at most {SQS_MAX_BYTES}")
-    fifo_raw = env.get("FIFO", "").strip().lower() or "false"
-    if fifo_raw not in ("true", "false"):
-        errors.append(f"FIFO={env.get('FIFO')!r}: expected 'true' or 'false'")
-    fifo = fifo_raw == "true"
-    if queue_url.endswith(".fifo") and not fifo:
-        errors.append("FIFO is false but QUEUE_URL names a FIFO queue (.fifo)")
     connect_timeout = number("SQS_CONNECT_TIMEOUT_SECONDS", 0.2, float, 0.001)
     read_timeout = number("SQS_READ_TIMEOUT_SECONDS", 0.3, float, 0.001)
     max_attempts = number("SQS_MAX_ATTEMPTS", 2, int, 1)
+    refresh = number("SECRET_REFRESH_SECONDS", 300.0, float, 0.0)
+
+    raw = env.get("LISTENER_CONFIG", "")
+    try:
+        config = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        config = None
+    if not isinstance(config, dict):
+        errors.append("LISTENER_CONFIG is required: the JSON object the program writes")
+        config = {}
+
+    def field(name: str, kind: type | tuple[type, ...], rule: str) -> Any:
+        value = config.get(name) if config else None
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+            if config:
+                errors.append(f"LISTENER_CONFIG.{name}={value!r}: expected {rule}")
+            return None
+        return value
+
+    queue_url = field("queueUrl", str, "the queue's URL") or ""
+    fifo = field("fifo", bool, "true or false")
+    max_bytes = field("maxMessageBytes", int, f"bytes, at most {SQS_MAX_BYTES}")
+    if isinstance(max_bytes, int) and not 1 <= max_bytes <= SQS_MAX_BYTES:
+        errors.append(f"LISTENER_CONFIG.maxMessageBytes={max_bytes}: SQS allows 1-{SQS_MAX_BYTES}")
+    accepted = field("acceptedContentTypes", list, "a list of media types") or []
+    group_field = config.get("messageGroupField") if config else None
+    if group_field is not None and not isinstance(group_field, str):
+        errors.append(f"LISTENER_CONFIG.messageGroupField={group_field!r}: expected a field name")
+    if queue_url.endswith(".fifo") and fifo is False:
+        errors.append("LISTENER_CONFIG.fifo is false but queueUrl names a FIFO queue (.fifo)")
+    routes: dict[str, Route] = {}
+    for entry in field("routes", list, "a list of routes") or []:
+        route = _route(entry, errors)
+        if route is not None:
+            if route.path in routes:
+                errors.append(f"LISTENER_CONFIG.routes: path {route.path!r} appears twice")
+            routes[route.path] = route
+    if config and not routes:
+        errors.append("LISTENER_CONFIG.routes: expected at least one route")
     if errors:
         raise ConfigError("invalid listener configuration: " + "; ".join(errors))
     return Settings(
         queue_url=queue_url,
-        paths=frozenset(_canonical_path(p) for p in paths),
-        accepted_types=frozenset(_media_type(t) for t in accepted),
+        routes=routes,
+        accepted_types=frozenset(_media_type(str(t)) for t in accepted),
         max_message_bytes=max_bytes,
-        fifo=fifo,
-        group_field=env.get("MESSAGE_GROUP_FIELD", "").strip() or None,
-        verify_token_parameter=env.get("VERIFY_TOKEN_PARAMETER", "").strip() or None,
+        fifo=bool(fifo),
+        group_field=group_field or None,
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_attempts=max_attempts,
+        secret_refresh_seconds=refresh,
     )
+
+
+def _route(entry: Any, errors: list[str]) -> Route | None:
+    if not isinstance(entry, dict):
+        errors.append(f"LISTENER_CONFIG.routes: {entry!r} is not an object")
+        return None
+    name, path, source = entry.get("name"), entry.get("path"), entry.get("source")
+    parameter = entry.get("secretParameter")
+    problem = None
+    if not isinstance(name, str) or not name:
+        problem = "a name"
+    elif not isinstance(path, str) or not path.startswith("/"):
+        problem = "a path starting with '/'"
+    elif source not in senders.SOURCES:
+        problem = f"a source among {', '.join(sorted(senders.SOURCES))}"
+    elif parameter is not None and not isinstance(parameter, str):
+        problem = "secretParameter as a parameter name or null"
+    elif senders.SOURCES[source] == "required" and not parameter:
+        problem = f"a secretParameter (source {source} verifies with a secret)"
+    if problem is not None:
+        errors.append(f"LISTENER_CONFIG.routes: route {name!r} needs {problem}")
+        return None
+    assert isinstance(name, str) and isinstance(path, str) and isinstance(source, str)
+    return Route(name, _canonical_path(path), source, entry, parameter or None)
 
 
 def client_config(settings: Settings) -> Config:
@@ -186,11 +233,14 @@ def client_config(settings: Settings) -> Config:
 SETTINGS = load_settings(os.environ)
 _REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
 _sqs = boto3.client("sqs", region_name=_REGION, config=client_config(SETTINGS))
-_ssm: Any = None  # created on the first handshake: most containers never see one
-_verify_token: str | None = None  # cached for the container's life once read
+_ssm: Any = None  # created on the first request that needs a secret: open routes never do
+_secrets: dict[str, tuple[tuple[str, ...], float]] = {}
+"""Route name -> (its secrets, monotonic time they were read); refreshed after a while so a
+rotated secret takes effect without a redeploy."""
 # Indirections so tests can drive time without sleeping.
 _monotonic = time.monotonic
 _sleep = time.sleep
+_now = time.time
 
 
 def _log(level: str, message: str, **fields: Any) -> None:
@@ -234,35 +284,37 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _received_at(context_fields: Mapping[str, Any]) -> str:
-    """ISO-8601 UTC time of receipt: the Function URL's timeEpoch (ms), else now."""
+def _received_at(context_fields: Mapping[str, Any]) -> tuple[str, float]:
+    """ISO-8601 UTC time of receipt, and its epoch seconds: the Function URL's timeEpoch (ms),
+    else now."""
     epoch_ms = context_fields.get("timeEpoch")
     if (
         isinstance(epoch_ms, bool)
         or not isinstance(epoch_ms, int | float)
         or not 0 <= epoch_ms < 253_402_300_800_000  # year 10000; also rejects NaN
     ):
-        epoch_ms = time.time() * 1000
+        epoch_ms = _now() * 1000
     when = datetime.fromtimestamp(epoch_ms / 1000, UTC)
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z"), epoch_ms / 1000
+
+
+def _sqs_id(text: str) -> str:
+    """A value SQS accepts as a group or deduplication id: itself, or its SHA-256, so equal
+    values still map to equal ids and the request is not turned into a 503."""
+    if _SQS_ID.fullmatch(text):
+        return text
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _group_id(document: Any) -> str:
-    """The FIFO group: the configured field's value, or "default".
-
-    A value SQS would refuse as a group id (too long, spaces, non-ASCII) becomes its SHA-256, so
-    equal values still share a group and the request is not turned into a 503.
-    """
+    """The FIFO group: the configured field's value, or "default"."""
     field = SETTINGS.group_field
     if field is None or not isinstance(document, dict):
         return _DEFAULT_GROUP
     value = document.get(field)
     if value is None or value == "":
         return _DEFAULT_GROUP
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    if _GROUP_ID.fullmatch(text):
-        return text
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return _sqs_id(value if isinstance(value, str) else json.dumps(value, separators=(",", ":")))
 
 
 def _retryable(exc: ClientError) -> bool:
@@ -302,63 +354,125 @@ def _send(params: dict[str, Any], request_id: str) -> tuple[str | None, str, int
         _sleep(backoff)
 
 
+def _route_secrets(route: Route) -> tuple[tuple[str, ...] | None, str]:
+    """The route's secrets from SSM (one per line), cached for SECRET_REFRESH_SECONDS.
+
+    When a refresh fails, the secrets read before keep serving (a rotation is rare; an SSM
+    hiccup must not turn every request into a 503); (None, reason) only when none were ever read.
+    """
+    global _ssm
+    cached = _secrets.get(route.name)
+    if cached is not None and _monotonic() - cached[1] < SETTINGS.secret_refresh_seconds:
+        return cached[0], ""
+    try:
+        if _ssm is None:
+            _ssm = boto3.client("ssm", region_name=_REGION, config=client_config(SETTINGS))
+        result = _ssm.get_parameter(Name=route.secret_parameter, WithDecryption=True)
+        value = result.get("Parameter", {}).get("Value")
+        reason = "" if isinstance(value, str) and value.strip() else "ssm parameter has no value"
+    except ClientError as exc:
+        value, reason = None, f"ssm error {exc.response.get('Error', {}).get('Code', 'unknown')}"
+    except BotoCoreError as exc:
+        value, reason = None, f"ssm unreachable: {type(exc).__name__}"
+    if reason:
+        if cached is not None:
+            _log("WARNING", "route secret refresh failed; using the cached one",
+                 route=route.name, reason=reason)
+            return cached[0], ""
+        return None, reason
+    assert isinstance(value, str)
+    secrets = tuple(line for line in value.splitlines() if line)
+    _secrets[route.name] = (secrets, _monotonic())
+    return secrets, ""
+
+
+def _decode_body(event: Mapping[str, Any]) -> tuple[bytes | None, str, bool]:
+    """(raw bytes as the sender sent them | None if undecodable, the body text, base64?)"""
+    body = event.get("body")
+    text = body if isinstance(body, str) else ""
+    if event.get("isBase64Encoded") is True:
+        try:
+            return base64.b64decode(text, validate=True), text, True
+        except (binascii.Error, ValueError):  # or a non-ASCII str
+            return None, text, True
+    return text.encode("utf-8", "surrogatepass"), text, False
+
+
 def _enqueue(
+    route: Route,
     event: Mapping[str, Any],
     headers: Mapping[str, str],
-    path: str,
     request_id: str,
     context_fields: Mapping[str, Any],
     http: Mapping[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """POST: validate, then ONE SendMessage. Returns the response and the fields to log."""
+    """POST: verify, validate, then ONE SendMessage. Returns the response and the log fields."""
     content_type = headers.get("content-type", "").strip()
     media_type = _media_type(content_type)
-    if not media_type or media_type not in SETTINGS.accepted_types:
-        accepted = ", ".join(sorted(SETTINGS.accepted_types))
-        return _error(415, f"unsupported content type; accepted: {accepted}"), {}
-    body = event.get("body")
-    base64_encoded = event.get("isBase64Encoded") is True
-    if not isinstance(body, str) or not body:
+    received_at, received_epoch = _received_at(context_fields)
+    raw, body, base64_encoded = _decode_body(event)
+    encoding = "base64" if base64_encoded else "text"
+    if not body and not media_type and route.source == "none":
+        # The original demo's request: an empty POST on an open route enqueues the time.
+        body, raw, encoding = received_at, received_at.encode(), "generated"
+    elif not body:
         return _error(400, "empty body"), {}
+    if raw is None:
+        return _error(400, "body is not valid base64"), {}
 
-    received_at = _received_at(context_fields)
     attributes = {
-        "path": path,
+        "path": route.path,
+        "route": route.name,
+        "source": route.source,
         "contentType": _sqs_safe(content_type, _MAX_HEADER_ATTRIBUTE_CHARS),
         "receivedAt": received_at,
         "requestId": _sqs_safe(request_id, _MAX_HEADER_ATTRIBUTE_CHARS),
-        "bodyEncoding": "base64" if base64_encoded else "text",
+        "bodyEncoding": encoding,
     }
     for name, value in (("userAgent", http.get("userAgent")), ("sourceIp", http.get("sourceIp"))):
         if isinstance(value, str) and value.strip():
             attributes[name] = _sqs_safe(value, _MAX_HEADER_ATTRIBUTE_CHARS)
-    attributes = {name: value for name, value in attributes.items() if value}  # SQS refuses ""
-    size = message_size(body, attributes)
     limit = SETTINGS.max_message_bytes
-    if size > limit:
-        return _error(413, f"message too large for the queue (limit {limit} bytes)"), {"size": size}
+    too_large = _error(413, f"message too large for the queue (limit {limit} bytes)")
+    if len(body) > limit:  # before verifying: no HMAC over a body that cannot be queued
+        return too_large, {"size": len(body)}
 
-    text: str | None = body
-    if base64_encoded:
-        try:
-            raw = base64.b64decode(body, validate=True)
-        except ValueError:  # binascii.Error, or a non-ASCII str
-            return _error(400, "body is not valid base64"), {}
-        text = None
-        if _is_json(media_type):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return _error(400, "body is not UTF-8"), {}
-    elif _NOT_SQS_TEXT.search(body):
-        return _error(400, "body contains characters a queue message cannot carry"), {}
+    delivery_id: str | None = None
+    if route.source != "none":
+        secrets: Sequence[str] = ()
+        if route.secret_parameter is not None and route.source not in _HANDSHAKE_SOURCES:
+            loaded, reason = _route_secrets(route)
+            if loaded is None:
+                return _error(503, "verification unavailable, retry later"), {"reason": reason}
+            secrets = loaded
+        verdict = senders.verify(route.options, headers, raw, secrets, received_epoch)
+        if not verdict.ok:
+            return _error(verdict.status, verdict.public_reason), {"reason": verdict.reason}
+        if verdict.challenge is not None:
+            return _response(200, {"challenge": verdict.challenge}), {"handshake": True}
+        delivery_id = verdict.delivery_id
+
+    if encoding != "generated":
+        if not media_type or media_type not in SETTINGS.accepted_types:
+            accepted = ", ".join(sorted(SETTINGS.accepted_types))
+            return _error(415, f"unsupported content type; accepted: {accepted}"), {}
+        if not base64_encoded and _NOT_SQS_TEXT.search(body):
+            return _error(400, "body contains characters a queue message cannot carry"), {}
     document: Any = None
-    if _is_json(media_type) and text is not None:
+    if _is_json(media_type):
         try:
-            document = json.loads(text, parse_constant=_reject_constant)
+            document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        except UnicodeDecodeError:
+            return _error(400, "body is not UTF-8"), {}
         except (ValueError, RecursionError):
             return _error(400, "body is not valid JSON"), {}
 
+    if delivery_id is not None:
+        attributes["deliveryId"] = _sqs_safe(delivery_id, 128)
+    attributes = {name: value for name, value in attributes.items() if value}  # SQS refuses ""
+    size = message_size(body, attributes)
+    if size > limit:
+        return too_large, {"size": size}
     params: dict[str, Any] = {
         "QueueUrl": SETTINGS.queue_url,
         "MessageBody": body,
@@ -368,6 +482,10 @@ def _enqueue(
     }
     if SETTINGS.fifo:
         params["MessageGroupId"] = _group_id(document)
+        if delivery_id is not None:
+            # The sender's own id: its retries collapse even when a body differs (a new
+            # signature timestamp in a header does not change the body, but a resend may).
+            params["MessageDeduplicationId"] = _sqs_id(delivery_id)
     message_id, reason, attempts = _send(params, request_id)
     fields = {"size": size, "attempts": attempts}
     if message_id is None:
@@ -383,43 +501,29 @@ def _query(event: Mapping[str, Any]) -> dict[str, str]:
     return dict(parse_qsl(_text(event.get("rawQueryString")), keep_blank_values=True))
 
 
-def _load_verify_token() -> tuple[str | None, str]:
-    """The verify token from SSM, read once per container; (None, reason) when SSM fails."""
-    global _ssm, _verify_token
-    if _verify_token is not None:
-        return _verify_token, ""
-    try:
-        if _ssm is None:
-            _ssm = boto3.client("ssm", region_name=_REGION, config=client_config(SETTINGS))
-        result = _ssm.get_parameter(Name=SETTINGS.verify_token_parameter, WithDecryption=True)
-    except ClientError as exc:
-        return None, f"ssm error {exc.response.get('Error', {}).get('Code', 'unknown')}"
-    except BotoCoreError as exc:
-        return None, f"ssm unreachable: {type(exc).__name__}"
-    value = result.get("Parameter", {}).get("Value")
-    if not isinstance(value, str) or not value:
-        return None, "ssm parameter has no value"
-    _verify_token = value
-    return value, ""
-
-
-def _handshake(event: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _handshake(route: Route, event: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """GET: the Strava subscription handshake. Never enqueues."""
     query = _query(event)
     challenge = query.get("hub.challenge", "")
     offered = query.get("hub.verify_token", "")
     if query.get("hub.mode") != "subscribe" or not challenge or not offered:
         return _error(403, "not a subscription handshake"), {}
-    if SETTINGS.verify_token_parameter is None:
+    if route.secret_parameter is None:
         return _error(403, "no verify token configured"), {}
-    expected, reason = _load_verify_token()
+    expected, reason = _route_secrets(route)
     if expected is None:
         return _error(503, "verify token unavailable, retry later"), {"reason": reason}
-    if not hmac.compare_digest(
-        offered.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
-    ):
-        return _error(403, "verify token mismatch"), {}
+    offered_bytes = offered.encode("utf-8", "surrogatepass")
+    matched = False
+    for token in expected:  # every candidate compared, so timing says nothing of which one
+        matched |= hmac.compare_digest(offered_bytes, token.encode("utf-8", "surrogatepass"))
+    if not matched:
+        return _error(403, "verify token mismatch"), {"reason": "strava: verify token mismatch"}
     return _response(200, {"hub.challenge": challenge}), {}
+
+
+def _allowed_methods(route: Route) -> str:
+    return "GET, POST" if route.source in _HANDSHAKE_SOURCES else "POST"
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -442,17 +546,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         else {}
     )
 
-    path = _canonical_path(raw_path)
+    route = SETTINGS.routes.get(_canonical_path(raw_path))
     fields: dict[str, Any] = {}
-    if path not in SETTINGS.paths:
+    if route is None:
         response = _error(404, "not found")
     elif method == "POST":
-        response, fields = _enqueue(event, headers, path, request_id, context_fields, http)
-    elif method == "GET":
-        response, fields = _handshake(event)
+        response, fields = _enqueue(route, event, headers, request_id, context_fields, http)
+    elif method == "GET" and route.source in _HANDSHAKE_SOURCES:
+        response, fields = _handshake(route, event)
     else:
-        response = _error(405, "method not allowed", allow=_ALLOW)
+        response = _error(405, "method not allowed", allow=_allowed_methods(route))
     status = response["statusCode"]
+    if route is not None:
+        fields = {"route": route.name, **fields}
     _log(
         "INFO" if status < 500 else "ERROR",
         "request handled",

@@ -46,11 +46,19 @@ class Message:
     data: bytes
     """The request body as the caller sent it."""
     body_encoding: str
-    """How body carries data: "text" or "base64"."""
+    """How body carries data: "text", "base64", or "generated" (the listener made the body:
+    the receive time, for an empty POST on an open route, as the original demo did)."""
     attributes: dict[str, str]
     """Every message attribute with a string value (the listener's metadata and any others)."""
     path: str | None
     """The listener path the request arrived on."""
+    route: str | None
+    """The name of the listener route it arrived on."""
+    source: str | None
+    """How that route verified the sender (github, stripe, strava, none, ...)."""
+    delivery_id: str | None
+    """The sender's own id of this delivery (X-GitHub-Delivery, Stripe's event id, ...), the
+    same on each of the sender's retries: the key to process a delivery once."""
     content_type: str | None
     """The request's Content-Type header, parameters included."""
     received_at: datetime | None
@@ -107,7 +115,7 @@ class Message:
                 data = base64.b64decode(body, validate=True)
             except ValueError as exc:  # binascii.Error, or a non-ASCII str
                 raise MessageDecodeError(f"message {message_id}: body is not base64") from exc
-        elif encoding == "text":
+        elif encoding in ("text", "generated"):
             try:
                 data = body.encode("utf-8")
             except UnicodeEncodeError as exc:
@@ -123,6 +131,9 @@ class Message:
             body_encoding=encoding,
             attributes=attributes,
             path=attributes.get("path"),
+            route=attributes.get("route"),
+            source=attributes.get("source"),
+            delivery_id=attributes.get("deliveryId"),
             content_type=attributes.get("contentType"),
             received_at=_datetime(attributes.get("receivedAt")),
             request_id=attributes.get("requestId"),

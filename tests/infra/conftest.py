@@ -17,10 +17,10 @@ import pytest
 from pulumi.runtime.mocks import MockMonitor
 
 from local.program import evaluate
-from local.stackfile import load_stack_config
+from local.stackfile import load_stack_config, read_project_name
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "async-webhook"
+PROJECT = read_project_name(ROOT)
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
@@ -35,6 +35,10 @@ class Declared:
     state: dict[str, Any]
     id: str
     urn: str = ""
+    dependencies: list[str] = field(default_factory=list)
+    """URNs of the resources this one was declared to depend on (`depends_on`)."""
+    protect: bool = False
+    retain_on_delete: bool = False
 
     def policy(self) -> dict[str, Any]:
         return json.loads(self.inputs["policy"])
@@ -81,6 +85,23 @@ def _computed(typ: str, physical: str, logical: str) -> dict[str, Any]:
     return {}
 
 
+class RecordingMonitor(MockMonitor):
+    """Pulumi's mock monitor, also keeping the resource options a `Mocks` never sees."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.options: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method's name
+        response = super().RegisterResource(request)
+        self.options[response.urn] = {
+            "dependencies": list(request.dependencies),
+            "protect": bool(request.protect),
+            "retain_on_delete": bool(request.retainOnDelete),
+        }
+        return response
+
+
 @dataclass
 class Stack:
     """What one evaluation of the program produced."""
@@ -115,26 +136,27 @@ def run_program() -> Runner:
     def run(
         overrides: Mapping[str, Any] | None = None,
         *,
-        secrets: Mapping[str, str] | None = None,
+        secrets: Mapping[str, Any] | None = None,
         base: Mapping[str, str] | None = None,
         stack: str = "dev",
+        project: str = PROJECT,
     ) -> Stack:
         config = dict(dev_config() if base is None else base)
         secret_keys = []
         for key, value in {**(overrides or {}), **(secrets or {})}.items():
-            full = f"{PROJECT}:{key}"
+            full = f"{project}:{key}"
             if value is None:
                 config.pop(full, None)
             else:
                 config[full] = value if isinstance(value, str) else json.dumps(value)
         for key in secrets or {}:
-            secret_keys.append(f"{PROJECT}:{key}")
+            secret_keys.append(f"{project}:{key}")
         mocks = FakeAws()
-        monitor = MockMonitor(mocks)
+        monitor = RecordingMonitor(mocks)
         outputs = evaluate(
             ROOT,
             mocks,
-            project=PROJECT,
+            project=project,
             stack=stack,
             config=config,
             secret_keys=secret_keys,
@@ -145,7 +167,12 @@ def run_program() -> Runner:
             typ = urn.split("::")[2].split("$")[-1]
             name = urn.split("::")[3]
             if (typ, name) in by_key:
-                by_key[(typ, name)].urn = urn
+                declared = by_key[(typ, name)]
+                declared.urn = urn
+                options = monitor.options.get(urn, {})
+                declared.dependencies = options.get("dependencies", [])
+                declared.protect = options.get("protect", False)
+                declared.retain_on_delete = options.get("retain_on_delete", False)
         return Stack(outputs, mocks.declared)
 
     return run

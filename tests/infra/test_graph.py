@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -31,17 +32,31 @@ def test_dev_stack_declares_the_pipeline_and_nothing_more(run_program):
     assert len(stack.of_type(":EventSourceMapping")) == 1
     assert len(stack.of_type("iam/role:Role")) == 2
     assert len(stack.of_type(":LogGroup")) == 2
-    assert stack.of_type(":Parameter") == []
+    assert stack.of_type(":Parameter") == []  # no route secret configured
     mapping = stack.one(":EventSourceMapping")
     assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
-def test_a_verify_token_adds_exactly_one_secure_parameter(run_program):
-    stack = run_program(secrets={"verifyToken": "s3cret-token"})
-    parameter = stack.one(":Parameter")
-    assert parameter.inputs["type"] == "SecureString"
-    assert parameter.inputs["value"] == {SECRET_SIG: SECRET_VALUE, "value": "s3cret-token"}
-    assert parameter.inputs["name"] == "/async-webhook-dev/verify-token"
+SIGNED_ROUTES = [
+    {"name": "demo", "path": "/append_queue", "source": "none"},
+    {"name": "strava", "path": "/strava", "source": "strava"},
+    {"name": "gh", "path": "/github", "source": "github"},
+]
+
+
+def test_each_route_secret_is_one_secure_parameter_of_its_own(run_program):
+    # GIVEN two routes with secrets (Strava's verify token, GitHub's signing secret with a
+    # previous one still accepted during a rotation)
+    secrets = {"strava": "verify-token", "gh": ["new-secret", "old-secret"]}
+    # WHEN the program runs
+    stack = run_program({"routes": SIGNED_ROUTES}, secrets={"routeSecrets": secrets})
+    # THEN each is a SecureString of its own, one secret per line, marked secret on the wire
+    parameters = {p.inputs["name"]: p.inputs for p in stack.of_type(":Parameter")}
+    assert set(parameters) == {"/async-webhook-dev/routes/strava", "/async-webhook-dev/routes/gh"}
+    for name, value in (("strava", "verify-token"), ("gh", "new-secret\nold-secret")):
+        parameter = parameters[f"/async-webhook-dev/routes/{name}"]
+        assert parameter["type"] == "SecureString"
+        assert parameter["value"] == {SECRET_SIG: SECRET_VALUE, "value": value}
 
 
 def test_every_aws_resource_is_parented_to_a_component(run_program):
@@ -90,14 +105,20 @@ def test_outputs_follow_the_contract(run_program):
 
 
 def test_no_secret_reaches_environment_or_outputs(run_program):
-    token = "very-secret-verify-token"
-    stack = run_program(secrets={"verifyToken": token})
-    for function in stack.of_type(":Function"):
-        env = function.inputs.get("environment", {}).get("variables", {})
-        assert token not in repr(env)
-    assert token not in repr(stack.outputs)
+    token, signing = "very-secret-verify-token", "very-secret-signing-key"
+    stack = run_program(
+        {"routes": SIGNED_ROUTES}, secrets={"routeSecrets": {"strava": token, "gh": signing}}
+    )
+    for resource in stack.declared:
+        if resource.type.endswith(":Parameter"):
+            continue
+        assert token not in repr(resource.inputs), resource.name
+        assert signing not in repr(resource.inputs), resource.name
+    assert token not in repr(stack.outputs) and signing not in repr(stack.outputs)
     listener_env = stack.one(":Function", "listener").inputs["environment"]["variables"]
-    assert listener_env["VERIFY_TOKEN_PARAMETER"] == "/async-webhook-dev/verify-token"
+    routes = {r["name"]: r for r in json.loads(listener_env["LISTENER_CONFIG"])["routes"]}
+    assert routes["gh"]["secretParameter"] == "/async-webhook-dev/routes/gh"
+    assert routes["demo"]["secretParameter"] is None
 
 
 def _archive_names(archive: pulumi.AssetArchive) -> set[str]:

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from policy import rules
+
 CONSUME = {
     "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessage",
@@ -60,14 +62,24 @@ def test_listener_may_only_send_to_the_main_queue(run_program):
     assert others == {"logs:CreateLogStream", "logs:PutLogEvents"}
 
 
-def test_listener_may_read_only_its_token_parameter(run_program):
-    stack = run_program(secrets={"verifyToken": "tok"})
-    parameter_arn = stack.one(":Parameter").state["arn"]
+def test_listener_may_read_only_its_route_secrets(run_program):
+    routes = [
+        {"name": "gh", "path": "/github", "source": "github"},
+        {"name": "shop", "path": "/shopify", "source": "shopify"},
+    ]
+    stack = run_program({"routes": routes}, secrets={"routeSecrets": {"gh": "a", "shop": "b"}})
+    parameter_arns = {p.state["arn"] for p in stack.of_type(":Parameter")}
+    assert len(parameter_arns) == 2
     statements = _statements_of(stack, _role_of(stack, "listener"))
     ssm = [s for s in statements if any(a.startswith("ssm:") for a in _actions(s))]
     assert len(ssm) == 1
     assert _actions(ssm[0]) == {"ssm:GetParameter"}
-    assert _resources(ssm[0]) == {parameter_arn}
+    assert _resources(ssm[0]) == parameter_arns
+    assert not any(a.startswith("ssm:") for a in _actions_of(stack, "processor"))
+
+
+def _actions_of(stack, function_name: str) -> set[str]:
+    return {a for s in _statements_of(stack, _role_of(stack, function_name)) for a in _actions(s)}
 
 
 def test_processor_may_only_consume_the_main_queue(run_program):
@@ -92,35 +104,14 @@ def test_functions_log_only_to_their_own_log_group(run_program, function):
         assert "logs:CreateLogGroup" not in _actions(statement)
 
 
-def test_no_wildcards_and_no_managed_policies(run_program):
-    stack = run_program(secrets={"verifyToken": "tok"})
-    for policy in stack.of_type("iam/rolePolicy:RolePolicy"):
-        for statement in policy.policy()["Statement"]:
-            assert statement["Effect"] == "Allow"
-            for action in _actions(statement):
-                assert "*" not in action, (policy.name, action)
-            for resource in _resources(statement):
-                assert resource != "*" and not resource.endswith(":*:*"), (policy.name, resource)
-    assert stack.of_type(":RolePolicyAttachment") == []
-    assert stack.of_type(":PolicyAttachment") == []
-    for role in stack.of_type("iam/role:Role"):
-        assert not role.inputs.get("managedPolicyArns")
-
-
 @pytest.mark.parametrize("function", ["listener", "processor"])
-def test_each_function_has_its_log_group_with_retention(run_program, function):
+def test_each_function_logs_to_its_own_explicit_log_group(run_program, function):
     stack = run_program()
     fn = stack.one(":Function", function)
     group = stack.one(":LogGroup", f"{function}-logs")
     assert group.inputs["name"] == f"/aws/lambda/{fn.inputs['name']}"
-    assert group.inputs["retentionInDays"] == 14
     assert fn.inputs["loggingConfig"]["logGroup"] == group.inputs["name"]
-
-
-@pytest.mark.parametrize("queue", ["webhook-queue", "webhook-dlq"])
-def test_queues_are_encrypted(run_program, queue):
-    stack = run_program()
-    assert stack.one("sqs/queue:Queue", queue).inputs.get("sqsManagedSseEnabled") is True
+    assert group.urn in fn.dependencies, "the function must not run before its log group exists"
 
 
 @pytest.mark.parametrize("queue", ["webhook-queue", "webhook-dlq"])
@@ -138,22 +129,14 @@ def test_queues_deny_requests_without_tls(run_program, queue):
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_main_queue_redrives_to_the_dlq(run_program):
+def test_main_queue_redrives_to_its_own_dlq_which_only_it_may_redrive_to(run_program):
     stack = run_program()
     queue = stack.one("sqs/queue:Queue", "webhook-queue")
     dlq = stack.one("sqs/queue:Queue", "webhook-dlq")
     redrive = json.loads(queue.inputs["redrivePolicy"])
     assert redrive["deadLetterTargetArn"] == dlq.state["arn"]
-    assert redrive["maxReceiveCount"] >= 5
     allow = json.loads(stack.one(":RedriveAllowPolicy").inputs["redriveAllowPolicy"])
     assert allow == {"redrivePermission": "byQueue", "sourceQueueArns": [queue.state["arn"]]}
-
-
-def test_dlq_keeps_messages_longer_than_the_main_queue(run_program):
-    stack = run_program()
-    queue = stack.one("sqs/queue:Queue", "webhook-queue")
-    dlq = stack.one("sqs/queue:Queue", "webhook-dlq")
-    assert dlq.inputs["messageRetentionSeconds"] > queue.inputs["messageRetentionSeconds"]
 
 
 @pytest.mark.parametrize(
@@ -163,15 +146,11 @@ def test_dlq_keeps_messages_longer_than_the_main_queue(run_program):
         ({"processorTimeoutSeconds": 60, "batchSize": 100, "batchingWindowSeconds": 20}, 380),
     ],
 )
-def test_visibility_timeout_covers_six_processor_timeouts_plus_window(
-    run_program, overrides, expected
-):
+def test_visibility_timeout_is_derived_from_the_consumer(run_program, overrides, expected):
+    # The rule itself (at least 6 x timeout + window) is the policy pack's; here: the queue
+    # takes exactly that from its consumer's settings, never a configured value.
     stack = run_program(overrides)
     queue = stack.one("sqs/queue:Queue", "webhook-queue")
-    processor = stack.one(":Function", "processor")
-    mapping = stack.one(":EventSourceMapping")
-    window = mapping.inputs.get("maximumBatchingWindowInSeconds", 0)
-    assert queue.inputs["visibilityTimeoutSeconds"] >= 6 * processor.inputs["timeout"] + window
     assert queue.inputs["visibilityTimeoutSeconds"] == expected
 
 
@@ -185,8 +164,17 @@ def test_function_url_only_on_the_listener_and_public_by_default(run_program):
 def test_public_url_permissions_are_exactly_what_aws_requires(run_program):
     stack = run_program()
     listener = stack.one(":Function", "listener").inputs["name"]
+    url = stack.one(":FunctionUrl")
     permissions = stack.of_type(":Permission")
     assert len(permissions) == 2
+    for permission in permissions:
+        # After the URL: the provider adds its own two statements when it creates the URL,
+        # and concurrent AddPermission calls on one function can drop one of them.
+        assert url.urn in permission.dependencies, permission.name
+        assert permission.inputs["statementId"] not in {
+            "FunctionURLAllowPublicAccess",
+            "FunctionURLAllowInvokeAction",
+        }
     by_action = {p.inputs["action"]: p.inputs for p in permissions}
     assert set(by_action) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
     url_permission = by_action["lambda:InvokeFunctionUrl"]
@@ -216,12 +204,42 @@ def test_runtime_is_current_python_on_arm64_by_default(run_program, function):
     assert fn.inputs["architectures"] == ["arm64"]
 
 
-def test_mapping_reports_batch_item_failures(run_program):
+def test_mapping_feeds_the_processor_from_the_main_queue(run_program):
     stack = run_program()
     mapping = stack.one(":EventSourceMapping")
-    assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
     assert (
         mapping.inputs["eventSourceArn"]
         == stack.one("sqs/queue:Queue", "webhook-queue").state["arn"]
     )
     assert mapping.inputs["functionName"] == stack.one(":Function", "processor").state["arn"]
+
+
+VARIANTS = {
+    "dev": {},
+    "fifo": {"fifo": True, "messageGroupField": "owner_id", "batchSize": 10},
+    "batched": {"processorTimeoutSeconds": 120, "batchSize": 500, "batchingWindowSeconds": 30},
+    "signed routes": {
+        "routes": [
+            {"name": "gh", "path": "/github", "source": "github"},
+            {"name": "strava", "path": "/strava", "source": "strava"},
+        ]
+    },
+    "iam url": {"listenerAuthType": "AWS_IAM"},
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_the_program_breaks_no_rule_of_the_policy_pack(run_program, variant):
+    # The infrastructure rules live once, in the policy pack; every shape of the program is
+    # checked against all of them (each rule's own failing cases are in tests/policy).
+    secrets = {"routeSecrets": {"gh": "x", "strava": "y"}} if variant == "signed routes" else None
+    stack = run_program(VARIANTS[variant], secrets=secrets)
+    resources = [rules.Resource(r.type, r.name, r.state, r.urn) for r in stack.declared]
+    violations = [
+        message
+        for resource in resources
+        for rule in rules.RESOURCE_RULES
+        for message in rule(resource.type, resource.props, resource.name)
+    ]
+    violations += [v.message for rule in rules.STACK_RULES for v in rule(resources)]
+    assert violations == []

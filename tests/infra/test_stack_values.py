@@ -1,12 +1,21 @@
-"""Values in the stack's config reach the resources they configure."""
+"""Values in the stack's config reach the resources they configure, and nowhere else."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 from local.stackfile import load_stack_config
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def listener_config(stack: Any) -> dict[str, Any]:
+    env = stack.one(":Function", "listener").inputs["environment"]["variables"]
+    assert set(env) == {"LISTENER_CONFIG"}, "the listener reads one variable"
+    config: dict[str, Any] = json.loads(env["LISTENER_CONFIG"])
+    return config
 
 
 def test_dev_stack_file_values_reach_the_resources(run_program):
@@ -21,7 +30,7 @@ def test_dev_stack_file_values_reach_the_resources(run_program):
     queue = stack.one("sqs/queue:Queue", "webhook-queue").inputs
     dlq = stack.one("sqs/queue:Queue", "webhook-dlq").inputs
     mapping = stack.one(":EventSourceMapping").inputs
-    env = listener["environment"]["variables"]
+    seen = listener_config(stack)
 
     assert listener["timeout"] == value("listenerTimeoutSeconds")
     assert listener["memorySize"] == value("listenerMemoryMb")
@@ -32,9 +41,12 @@ def test_dev_stack_file_values_reach_the_resources(run_program):
     assert dlq["messageRetentionSeconds"] == value("dlqRetentionSeconds")
     assert queue["maxMessageSize"] == value("maxMessageBytes")
     assert json.loads(queue["redrivePolicy"])["maxReceiveCount"] == value("maxReceiveCount")
-    assert json.loads(env["LISTENER_PATHS"]) == value("listenerPaths")
-    assert json.loads(env["ACCEPTED_CONTENT_TYPES"]) == value("acceptedContentTypes")
-    assert env["MAX_MESSAGE_BYTES"] == str(value("maxMessageBytes"))
+    assert [
+        {k: v for k, v in route.items() if k != "secretParameter"} for route in seen["routes"]
+    ] == value("routes")
+    assert seen["acceptedContentTypes"] == value("acceptedContentTypes")
+    assert seen["maxMessageBytes"] == value("maxMessageBytes")
+    assert seen["queueUrl"] == stack.outputs["queue_url"]
     assert listener["runtime"] == config["async-webhook:runtime"]
     assert listener["architectures"] == [config["async-webhook:architecture"]]
     for group in stack.of_type(":LogGroup"):
@@ -48,14 +60,18 @@ def test_changed_settings_reach_the_resources(run_program):
             "batchingWindowSeconds": 5,
             "maxConcurrency": 7,
             "processorTimeoutSeconds": 45,
-            "listenerPaths": ["/strava", "/github"],
-            "acceptedContentTypes": ["application/json", "application/x-www-form-urlencoded"],
+            "routes": [
+                {"name": "s", "path": "/strava", "source": "strava", "ownerIds": [7]},
+                {"name": "gh", "path": "/github/", "source": "github"},
+            ],
+            "acceptedContentTypes": ["application/json", "Application/X-WWW-Form-Urlencoded"],
             "architecture": "x86_64",
             "runtime": "python3.14",
             "listenerReservedConcurrency": 20,
             "namePrefix": "hooks-prod",
             "maxMessageBytes": 262144,
-        }
+        },
+        secrets={"routeSecrets": {"gh": "github-secret"}},
     )
     mapping = stack.one(":EventSourceMapping").inputs
     assert mapping["batchSize"] == 200
@@ -70,13 +86,28 @@ def test_changed_settings_reach_the_resources(run_program):
     assert listener["reservedConcurrentExecutions"] == 20
     assert listener["architectures"] == ["x86_64"]
     assert listener["runtime"] == "python3.14"
-    env = listener["environment"]["variables"]
-    assert json.loads(env["LISTENER_PATHS"]) == ["/strava", "/github"]
-    assert json.loads(env["ACCEPTED_CONTENT_TYPES"]) == [
+    seen = listener_config(stack)
+    assert seen["routes"] == [
+        {
+            "name": "s",
+            "path": "/strava",
+            "source": "strava",
+            "subscriptionIds": [],
+            "ownerIds": [7],
+            "secretParameter": None,
+        },
+        {
+            "name": "gh",
+            "path": "/github",
+            "source": "github",
+            "secretParameter": "/hooks-prod/routes/gh",
+        },
+    ]
+    assert seen["acceptedContentTypes"] == [
         "application/json",
         "application/x-www-form-urlencoded",
     ]
-    assert env["MAX_MESSAGE_BYTES"] == "262144"
+    assert seen["maxMessageBytes"] == 262144
     assert stack.outputs["processor_function_name"] == "hooks-prod-processor"
 
 
@@ -87,9 +118,9 @@ def test_fifo_stack_declares_fifo_queues_and_group_field(run_program):
     assert queue["name"].endswith(".fifo") and dlq["name"].endswith(".fifo")
     assert queue["fifoQueue"] is True and dlq["fifoQueue"] is True
     assert queue["contentBasedDeduplication"] is True
-    env = stack.one(":Function", "listener").inputs["environment"]["variables"]
-    assert env["FIFO"] == "true"
-    assert env["MESSAGE_GROUP_FIELD"] == "owner_id"
+    seen = listener_config(stack)
+    assert seen["fifo"] is True
+    assert seen["messageGroupField"] == "owner_id"
     assert "maximumBatchingWindowInSeconds" not in stack.one(":EventSourceMapping").inputs
 
 
@@ -98,5 +129,21 @@ def test_standard_stack_sets_no_fifo_only_attributes(run_program):
     queue = stack.one("sqs/queue:Queue", "webhook-queue").inputs
     assert queue.get("fifoQueue") is False
     assert "contentBasedDeduplication" not in queue
-    env = stack.one(":Function", "listener").inputs["environment"]["variables"]
-    assert env["FIFO"] == "false" and "MESSAGE_GROUP_FIELD" not in env
+    seen = listener_config(stack)
+    assert seen["fifo"] is False and seen["messageGroupField"] is None
+
+
+def test_a_renamed_project_keeps_every_setting(run_program):
+    # GIVEN the dev stack's settings under another project's namespace, as they are after
+    # renaming the project in Pulumi.yaml (the stack file's keys renamed with it)
+    renamed = {
+        key.replace("async-webhook:", "hooks-renamed:", 1): value
+        for key, value in load_stack_config(ROOT, "dev").values.items()
+    }
+    # WHEN the program runs as that project, with one setting changed
+    stack = run_program({"batchSize": 7}, base=renamed, project="hooks-renamed")
+    # THEN the settings are read (not silently defaulted) and names follow the project
+    assert stack.one(":EventSourceMapping").inputs["batchSize"] == 7
+    assert [r["name"] for r in listener_config(stack)["routes"]] == ["demo", "strava"]
+    assert stack.one(":Function", "listener").inputs["name"] == "hooks-renamed-dev-listener"
+    assert stack.one("sqs/queue:Queue", "webhook-queue").inputs["name"] == "hooks-renamed-dev"

@@ -3,6 +3,7 @@ our own program declares, evaluated once per test module with the recording mock
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 
@@ -19,12 +20,15 @@ if str(POLICY_DIR) not in sys.path:
 import rules  # noqa: E402
 
 
-def declare(secrets: dict[str, str] | None = None) -> list[rules.Resource]:
+def declare(
+    settings: dict[str, object] | None = None, secrets: dict[str, object] | None = None
+) -> list[rules.Resource]:
     """Our program's resources, each with its inputs plus the outputs AWS would compute."""
     config = dev_config()
     secret_keys = []
-    for key, value in (secrets or {}).items():
-        config[f"{PROJECT}:{key}"] = value
+    for key, value in {**(settings or {}), **(secrets or {})}.items():
+        config[f"{PROJECT}:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    for key in secrets or {}:
         secret_keys.append(f"{PROJECT}:{key}")
     mocks = FakeAws()
     evaluate(
@@ -43,9 +47,9 @@ def declare(secrets: dict[str, str] | None = None) -> list[rules.Resource]:
 
 @pytest.fixture(scope="module")
 def ours() -> list[rules.Resource]:
-    """The dev stack with a verify token set, so every resource type the program can declare
-    (the SSM parameter and its env var reference included) is present."""
-    return declare({"verifyToken": "tok"})
+    """The dev stack with a route secret set, so every resource type the program can declare
+    (the SSM parameter and its reference in the environment included) is present."""
+    return declare(secrets={"routeSecrets": {"strava": "tok"}})
 
 
 Finder = Callable[[str], rules.Resource]
