@@ -51,14 +51,14 @@ _BARE = "print('{\"init_ms\": 0}')"
 
 
 def listener_environment(endpoint_url: str, queue_url: str) -> dict[str, str]:
-    """What the program gives the listener (infra/listener.py), plus Lambda's AWS variables."""
+    """What the program gives the listener with the default settings (built by
+    infra/listener.py itself), plus Lambda's AWS variables."""
+    from infra.listener import ListenerArgs
+    from infra.listener import listener_environment as program_environment
+
     return {
         **aws_environment(endpoint_url),
-        "QUEUE_URL": queue_url,
-        "LISTENER_PATHS": '["/append_queue"]',
-        "ACCEPTED_CONTENT_TYPES": '["application/json"]',
-        "MAX_MESSAGE_BYTES": "1048576",
-        "FIFO": "false",
+        **program_environment(ListenerArgs(), queue_url=queue_url),
     }
 
 
@@ -125,7 +125,7 @@ def run(ctx: Context) -> PartResult:
     }
     result.notes = [
         "init = perf_counter around `import handler` inside a fresh `python -I` child whose "
-        "environment is built from scratch (QUEUE_URL etc., AWS_ENDPOINT_URL at the embedded "
+        "environment is built from scratch (LISTENER_CONFIG, AWS_ENDPOINT_URL at the embedded "
         "moto, dummy credentials); creating the client makes no request.",
     ]
     return result

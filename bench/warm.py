@@ -51,8 +51,12 @@ def load_listener(env: dict[str, str]) -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    with patched_environ(env):
-        spec.loader.exec_module(module)
+    sys.path.insert(0, str(LISTENER_DIR))  # its sibling modules (senders), as Lambda finds them
+    try:
+        with patched_environ(env):
+            spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(LISTENER_DIR))
     sys.modules[MODULE_NAME] = module
     return module
 
@@ -91,6 +95,8 @@ def listener_attributes(event: dict[str, Any]) -> dict[str, dict[str, str]]:
     http = event["requestContext"]["http"]
     values = {
         "path": event["rawPath"],
+        "route": "demo",
+        "source": "none",
         "contentType": event["headers"]["content-type"],
         "receivedAt": "2026-01-01T00:00:00.000Z",
         "requestId": event["requestContext"]["requestId"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -132,6 +133,26 @@ def listener_config(
             for route in args.routes
         ],
     }
+
+
+def listener_environment(
+    args: ListenerArgs,
+    *,
+    queue_url: str,
+    fifo: bool = False,
+    max_message_bytes: int | None = None,
+    secret_parameters: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The listener's environment from plain values, for whatever runs the handler outside a
+    deployment (tests, benchmarks): the same `listener_config`, the same defaults."""
+    config = listener_config(
+        args,
+        queue_url=queue_url,
+        fifo=fifo,
+        max_message_bytes=max_message_bytes or QueueArgs().max_message_bytes,
+        secret_parameters=secret_parameters or {},
+    )
+    return {CONFIG_VARIABLE: json.dumps(config)}
 
 
 class Listener(pulumi.ComponentResource):

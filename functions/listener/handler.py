@@ -75,6 +75,12 @@ _SQS_ID = re.compile("[\x21-\x7e]{1,128}")
 _DEFAULT_GROUP = "default"
 _MAX_HEADER_ATTRIBUTE_CHARS = 256
 _HANDSHAKE_SOURCES = frozenset({"strava"})
+_REFUSALS = {
+    400: "not an event this route accepts",
+    401: "missing or invalid signature",
+    403: "sender not allowed",
+}
+"""What a refused sender is told; the precise reason goes to the log only."""
 
 
 class ConfigError(RuntimeError):
@@ -212,7 +218,7 @@ def _route(entry: Any, errors: list[str]) -> Route | None:
         problem = f"a source among {', '.join(sorted(senders.SOURCES))}"
     elif parameter is not None and not isinstance(parameter, str):
         problem = "secretParameter as a parameter name or null"
-    elif senders.SOURCES[source] == "required" and not parameter:
+    elif source not in senders.UNSIGNED and not parameter:
         problem = f"a secretParameter (source {source} verifies with a secret)"
     if problem is not None:
         errors.append(f"LISTENER_CONFIG.routes: route {name!r} needs {problem}")
@@ -446,10 +452,11 @@ def _enqueue(
                 return _error(503, "verification unavailable, retry later"), {"reason": reason}
             secrets = loaded
         verdict = senders.verify(route.options, headers, raw, secrets, received_epoch)
-        if not verdict.ok:
-            return _error(verdict.status, verdict.public_reason), {"reason": verdict.reason}
         if verdict.challenge is not None:
             return _response(200, {"challenge": verdict.challenge}), {"handshake": True}
+        if not verdict.ok:
+            public = _REFUSALS.get(verdict.status, "request refused")
+            return _error(verdict.status, public), {"reason": verdict.reason}
         delivery_id = verdict.delivery_id
 
     if encoding != "generated":

@@ -28,21 +28,18 @@ if str(TESTS) not in sys.path:
 
 from factories import REGION  # noqa: E402
 
-FUNCTION_MODULES = ("handler", "process", "message")
+from environments import CONFIG_VARIABLE, listener_env  # noqa: E402
+
+FUNCTION_MODULES = ("handler", "process", "message", "senders")
 """Top-level module names living in the function folders."""
 CONTRACT_ENV = (
-    "QUEUE_URL",
-    "LISTENER_PATHS",
-    "ACCEPTED_CONTENT_TYPES",
-    "MAX_MESSAGE_BYTES",
-    "FIFO",
-    "MESSAGE_GROUP_FIELD",
-    "VERIFY_TOKEN_PARAMETER",
+    CONFIG_VARIABLE,
     "SQS_CONNECT_TIMEOUT_SECONDS",
     "SQS_READ_TIMEOUT_SECONDS",
     "SQS_MAX_ATTEMPTS",
+    "SECRET_REFRESH_SECONDS",
 )
-"""Environment variables the program sets on the functions; cleared before every load."""
+"""Environment variables the program (or a test) sets on the functions; cleared per load."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +131,7 @@ def fifo_queue_url(sqs: Any) -> str:
 def load_function(
     aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., LoadedFunction]]:
-    """load_function("listener", {"QUEUE_URL": ...}) imports a fresh copy of that folder."""
+    """load_function("listener", listener_env(...)) imports a fresh copy of that folder."""
 
     def load(name: str, env: Mapping[str, str] | None = None) -> LoadedFunction:
         for key in CONTRACT_ENV:
@@ -159,7 +156,7 @@ def load_function(
 @pytest.fixture
 def listener(load_function: Callable[..., LoadedFunction], queue_url: str) -> ModuleType:
     """The listener with the default configuration, sending to a standard queue."""
-    return load_function("listener", {"QUEUE_URL": queue_url}).handler
+    return load_function("listener", listener_env(queue_url)).handler
 
 
 @pytest.fixture

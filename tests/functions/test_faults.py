@@ -28,6 +28,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from environments import listener_env
 from factories import LambdaContext, post_event
 
 LoadFunction = Callable[..., Any]  # conftest.load_function
@@ -223,8 +224,9 @@ def listener_at(
 
     def load(endpoint: str, **env: str) -> ModuleType:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", endpoint)
-        settings = {"QUEUE_URL": endpoint + QUEUE_PATH, **env}
-        listener: ModuleType = load_function("listener", settings).handler
+        listener: ModuleType = load_function(
+            "listener", listener_env(endpoint + QUEUE_PATH, **env)
+        ).handler
         assert listener._sqs.meta.endpoint_url == endpoint  # never anything but 127.0.0.1
         return listener
 

@@ -8,10 +8,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
+from environments import listener_env
 from factories import LambdaContext, handshake_event, load_event, receive_messages
 
 LoadFunction = Callable[..., Any]  # conftest.load_function
-PARAMETER = "/async-webhook/dev/strava-verify-token"
+PARAMETER = "/async-webhook-dev/routes/strava"
+STRAVA = [{"name": "strava", "path": "/append_queue", "source": "strava"}]
 TOKEN = load_event("strava-subscription-handshake")["hub.verify_token"]
 CHALLENGE = load_event("strava-subscription-handshake")["hub.challenge"]
 
@@ -45,10 +47,9 @@ def ssm_calls(aws: None) -> list[dict[str, Any]]:
 def guarded(
     load_function: LoadFunction, queue_url: str, ssm_calls: list[dict[str, Any]]
 ) -> ModuleType:
-    """The listener with a verify token parameter configured."""
-    return load_function(
-        "listener", {"QUEUE_URL": queue_url, "VERIFY_TOKEN_PARAMETER": PARAMETER}
-    ).handler
+    """The listener with a Strava route whose verify token is in SSM."""
+    env = listener_env(queue_url, routes=STRAVA, secret_parameters={"strava": PARAMETER})
+    return load_function("listener", env).handler
 
 
 def test_right_token_echoes_the_challenge_and_enqueues_nothing(
@@ -65,7 +66,7 @@ def test_right_token_echoes_the_challenge_and_enqueues_nothing(
     assert receive_messages(sqs, queue_url) == []
 
 
-def test_the_token_is_read_once_with_decryption_and_cached(
+def test_the_token_is_read_with_decryption_and_cached(
     guarded: ModuleType, token_parameter: str, ssm_calls: list[dict[str, Any]]
 ) -> None:
     # GIVEN a listener that has not read its token yet
@@ -122,9 +123,13 @@ def test_plain_get_is_403(guarded: ModuleType, ssm_calls: list[dict[str, Any]]) 
 
 
 def test_no_token_configured_means_every_handshake_is_403(
-    listener: ModuleType, token_parameter: str, ssm_calls: list[dict[str, Any]]
+    load_function: LoadFunction,
+    queue_url: str,
+    token_parameter: str,
+    ssm_calls: list[dict[str, Any]],
 ) -> None:
-    # GIVEN a listener without VERIFY_TOKEN_PARAMETER (even though a parameter exists)
+    # GIVEN a Strava route without a secret (even though a parameter exists)
+    listener = load_function("listener", listener_env(queue_url, routes=STRAVA)).handler
     # WHEN the right handshake arrives
     response = invoke(listener, handshake_event(verify_token=TOKEN))
     # THEN 403, and SSM is never called
@@ -184,3 +189,66 @@ def test_handshake_on_another_path_is_404(guarded: ModuleType, token_parameter: 
     # WHEN it arrives
     # THEN 404
     assert invoke(guarded, handshake_event(path="/elsewhere"))["statusCode"] == 404
+
+
+def test_a_rotated_token_takes_effect_after_the_refresh_interval(
+    guarded: ModuleType,
+    token_parameter: str,
+    ssm: Any,
+    ssm_calls: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a listener that has read its token, and a fake clock
+    now = [1000.0]
+    monkeypatch.setattr(guarded, "_monotonic", lambda: now[0])
+    assert invoke(guarded, handshake_event(verify_token=TOKEN))["statusCode"] == 200
+    # WHEN the token is rotated in SSM (no redeploy)
+    ssm.put_parameter(Name=PARAMETER, Value="rotated-token", Type="SecureString", Overwrite=True)
+    # THEN the cached one still serves within the refresh interval ...
+    now[0] += guarded.SETTINGS.secret_refresh_seconds - 1
+    assert invoke(guarded, handshake_event(verify_token=TOKEN))["statusCode"] == 200
+    # ... and the new one, only it, after it
+    now[0] += 2
+    assert invoke(guarded, handshake_event(verify_token="rotated-token"))["statusCode"] == 200
+    assert invoke(guarded, handshake_event(verify_token=TOKEN))["statusCode"] == 403
+    assert len(ssm_calls) == 2
+
+
+def test_during_a_rotation_both_tokens_are_accepted(
+    guarded: ModuleType, ssm: Any, sqs: Any, queue_url: str
+) -> None:
+    # GIVEN the parameter holds the new token and the previous one, one per line
+    ssm.put_parameter(Name=PARAMETER, Value="new-token\nold-token", Type="SecureString")
+    # WHEN handshakes arrive with each, and with neither
+    statuses = [
+        invoke(guarded, handshake_event(verify_token=t))["statusCode"]
+        for t in ("new-token", "old-token", "new-token\nold-token", "other")
+    ]
+    # THEN each of the two passes, nothing else does
+    assert statuses == [200, 200, 403, 403]
+    assert receive_messages(sqs, queue_url) == []
+
+
+def test_a_failed_refresh_keeps_serving_the_token_read_before(
+    guarded: ModuleType,
+    token_parameter: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a token read once, then SSM becomes unreachable past the refresh interval
+    now = [0.0]
+    monkeypatch.setattr(guarded, "_monotonic", lambda: now[0])
+    assert invoke(guarded, handshake_event(verify_token=TOKEN))["statusCode"] == 200
+
+    def refuse(request: Any, **_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url=request.url)
+
+    guarded._ssm.meta.events.register("before-send.ssm.GetParameter", refuse)
+    now[0] += guarded.SETTINGS.secret_refresh_seconds + 1
+    # WHEN a handshake arrives
+    response = invoke(guarded, handshake_event(verify_token=TOKEN))
+    # THEN it is answered with the cached token, and the failure is logged without it
+    assert response["statusCode"] == 200
+    out = capsys.readouterr().out
+    assert "route secret refresh failed" in out
+    assert TOKEN not in out

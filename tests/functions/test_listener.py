@@ -15,6 +15,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from botocore.stub import Stubber
+from environments import listener_env
 from factories import (
     LambdaContext,
     event_body,
@@ -27,7 +28,7 @@ EPOCH_MS = 1732867200123
 RECEIVED_AT = "2024-11-29T08:00:00.123Z"
 REQUEST_ID = "c2a7b4e0-5d3f-4b8e-9a61-0f2d3c4b5a69"
 LoadFunction = Callable[..., Any]  # conftest.load_function
-JSON_TYPES = '["application/json", "application/vnd.strava+json", "application/octet-stream"]'
+JSON_TYPES = ("application/json", "application/vnd.strava+json", "application/octet-stream")
 
 
 def invoke(listener: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
@@ -66,6 +67,8 @@ def sqs_size(message: dict[str, Any]) -> int:
 def expected_attribute_bytes(content_type: str = "application/json") -> int:
     attributes = {
         "path": "/append_queue",
+        "route": "demo",
+        "source": "none",
         "contentType": content_type,
         "receivedAt": RECEIVED_AT,
         "requestId": REQUEST_ID,
@@ -109,6 +112,8 @@ def test_post_sets_every_message_attribute(listener: ModuleType, sqs: Any, queue
     assert {a["DataType"] for a in attributes.values()} == {"String"}
     assert {name: a["StringValue"] for name, a in attributes.items()} == {
         "path": "/append_queue",
+        "route": "demo",
+        "source": "none",
         "contentType": "application/json; charset=utf-8",
         "receivedAt": RECEIVED_AT,
         "requestId": REQUEST_ID,
@@ -155,9 +160,7 @@ def test_binary_body_of_an_accepted_type_is_queued_base64(
     load_function: LoadFunction, sqs: Any, queue_url: str
 ) -> None:
     # GIVEN a listener accepting octet-stream, and bytes that are not text
-    listener = load_function(
-        "listener", {"QUEUE_URL": queue_url, "ACCEPTED_CONTENT_TYPES": JSON_TYPES}
-    ).handler
+    listener = load_function("listener", listener_env(queue_url, accepted_content_types=JSON_TYPES)).handler
     raw = bytes(range(256))
     # WHEN they are posted
     response = invoke(listener, post_event(raw, content_type="application/octet-stream"))
@@ -215,10 +218,12 @@ def test_trailing_slash_reaches_the_same_route(
 def test_every_configured_path_is_served(
     load_function: LoadFunction, sqs: Any, queue_url: str
 ) -> None:
-    # GIVEN two configured paths
-    listener = load_function(
-        "listener", {"QUEUE_URL": queue_url, "LISTENER_PATHS": '["/strava", "/github"]'}
-    ).handler
+    # GIVEN two configured routes
+    routes = [
+        {"name": "a", "path": "/strava", "source": "none"},
+        {"name": "b", "path": "/github", "source": "none"},
+    ]
+    listener = load_function("listener", listener_env(queue_url, routes=routes)).handler
     # WHEN each gets a POST, and the default path one too
     statuses = [
         invoke(listener, post_event({"p": p}, path=p))["statusCode"]
@@ -252,13 +257,29 @@ def test_unknown_path_is_404(
 def test_other_methods_are_405_with_allow(
     listener: ModuleType, sqs: Any, queue_url: str, method: str
 ) -> None:
-    # GIVEN a method other than GET and POST on the configured path
+    # GIVEN a method other than POST on an open route (GET only answers Strava's handshake)
     # WHEN it is requested with a valid body
     response = invoke(listener, function_url_event(method=method, body={"a": 1}))
     # THEN 405 names the allowed methods, and nothing is queued
     assert response["statusCode"] == 405
-    assert {m.strip() for m in response["headers"]["allow"].split(",")} == {"GET", "POST"}
+    assert {m.strip() for m in response["headers"]["allow"].split(",")} == {"POST"}
     assert "error" in body_of(response)
+    assert queued(sqs, queue_url) == []
+
+
+@pytest.mark.parametrize(("source", "allowed"), [("strava", {"GET", "POST"}), ("none", {"POST"})])
+def test_get_is_allowed_only_where_a_handshake_is_answered(
+    load_function: LoadFunction, sqs: Any, queue_url: str, source: str, allowed: set[str]
+) -> None:
+    # GIVEN a route of each kind
+    routes = [{"name": "r", "path": "/append_queue", "source": source}]
+    listener = load_function("listener", listener_env(queue_url, routes=routes)).handler
+    # WHEN a PUT and a plain GET arrive
+    put = invoke(listener, function_url_event(method="PUT", body={"a": 1}))
+    get = invoke(listener, function_url_event(method="GET"))
+    # THEN the 405 lists what the route answers; the GET is a handshake (403) or a 405
+    assert {m.strip() for m in put["headers"]["allow"].split(",")} == allowed
+    assert get["statusCode"] == (403 if "GET" in allowed else 405)
     assert queued(sqs, queue_url) == []
 
 
@@ -312,9 +333,7 @@ def test_plus_json_types_are_validated_as_json(
     load_function: LoadFunction, sqs: Any, queue_url: str
 ) -> None:
     # GIVEN a listener accepting a vendor +json type and octet-stream
-    listener = load_function(
-        "listener", {"QUEUE_URL": queue_url, "ACCEPTED_CONTENT_TYPES": JSON_TYPES}
-    ).handler
+    listener = load_function("listener", listener_env(queue_url, accepted_content_types=JSON_TYPES)).handler
     vendor = "application/vnd.strava+json"
     # WHEN malformed text is posted as +json and as octet-stream (not JSON)
     bad_json = invoke(listener, post_event("{oops", content_type=vendor))
@@ -333,9 +352,7 @@ def test_non_json_types_still_need_valid_base64_and_sqs_text(
     load_function: LoadFunction, sqs: Any, queue_url: str
 ) -> None:
     # GIVEN a listener accepting octet-stream
-    listener = load_function(
-        "listener", {"QUEUE_URL": queue_url, "ACCEPTED_CONTENT_TYPES": JSON_TYPES}
-    ).handler
+    listener = load_function("listener", listener_env(queue_url, accepted_content_types=JSON_TYPES)).handler
     octet = "application/octet-stream"
     # WHEN invalid base64, or text SQS cannot carry (NUL), is posted
     bad_base64 = post_event("not base64!", content_type=octet, is_base64_encoded=True)
@@ -389,9 +406,7 @@ def test_413_boundary_counts_utf8_bytes_not_characters(
 ) -> None:
     # GIVEN a small limit and a body of two-byte characters around it
     limit = 4096
-    listener = load_function(
-        "listener", {"QUEUE_URL": queue_url, "MAX_MESSAGE_BYTES": str(limit)}
-    ).handler
+    listener = load_function("listener", listener_env(queue_url, max_message_bytes=limit)).handler
     body = padded_json(limit - expected_attribute_bytes() + delta, wide=True)
     assert len(body) < len(body.encode())
     # WHEN it is posted
@@ -408,11 +423,7 @@ def test_413_counts_the_base64_text_that_is_queued(
     limit = 4096
     listener = load_function(
         "listener",
-        {
-            "QUEUE_URL": queue_url,
-            "MAX_MESSAGE_BYTES": str(limit),
-            "ACCEPTED_CONTENT_TYPES": JSON_TYPES,
-        },
+        listener_env(queue_url, max_message_bytes=limit, accepted_content_types=JSON_TYPES),
     ).handler
     raw = b"\x00" * 3000  # 4000 base64 characters
     # WHEN it is posted
@@ -494,7 +505,7 @@ def test_sqs_client_errors_are_503_and_only_transient_ones_retried(
 
 def test_missing_queue_is_503(load_function: LoadFunction, sqs: Any, queue_url: str) -> None:
     # GIVEN a listener pointed at a queue that does not exist
-    listener = load_function("listener", {"QUEUE_URL": queue_url + "-gone"}).handler
+    listener = load_function("listener", listener_env(queue_url + "-gone")).handler
     sends = count_sends(listener)
     # WHEN a valid request arrives
     response = invoke(listener, post_event({"a": 1}))
@@ -523,9 +534,7 @@ def test_network_failures_are_503_after_exactly_the_configured_attempts(
     max_attempts: int,
 ) -> None:
     # GIVEN a network where every SendMessage attempt fails, and SQS_MAX_ATTEMPTS set
-    listener = load_function(
-        "listener", {"QUEUE_URL": queue_url, "SQS_MAX_ATTEMPTS": str(max_attempts)}
-    ).handler
+    listener = load_function("listener", listener_env(queue_url, SQS_MAX_ATTEMPTS=str(max_attempts))).handler
     monkeypatch.setattr(listener, "_sleep", lambda seconds: None)
     attempts = fail_every_send(listener, make_error)
     # WHEN a valid request arrives
@@ -587,12 +596,12 @@ def test_timeouts_and_attempts_come_from_the_environment(
     # GIVEN overrides for the SQS timeouts and attempts
     listener = load_function(
         "listener",
-        {
-            "QUEUE_URL": queue_url,
-            "SQS_CONNECT_TIMEOUT_SECONDS": "0.1",
-            "SQS_READ_TIMEOUT_SECONDS": "0.25",
-            "SQS_MAX_ATTEMPTS": "3",
-        },
+        listener_env(
+            queue_url,
+            SQS_CONNECT_TIMEOUT_SECONDS="0.1",
+            SQS_READ_TIMEOUT_SECONDS="0.25",
+            SQS_MAX_ATTEMPTS="3",
+        ),
     ).handler
     # THEN the client and the retry loop use them
     config = listener._sqs.meta.config
@@ -622,12 +631,12 @@ def test_retries_stop_when_another_attempt_could_overrun_the_budget(
     # GIVEN a fake clock, and attempts that each time out after their full worst case
     listener = load_function(
         "listener",
-        {
-            "QUEUE_URL": queue_url,
-            "SQS_CONNECT_TIMEOUT_SECONDS": connect,
-            "SQS_READ_TIMEOUT_SECONDS": read,
-            "SQS_MAX_ATTEMPTS": max_attempts,
-        },
+        listener_env(
+            queue_url,
+            SQS_CONNECT_TIMEOUT_SECONDS=connect,
+            SQS_READ_TIMEOUT_SECONDS=read,
+            SQS_MAX_ATTEMPTS=max_attempts,
+        ),
     ).handler
     now = [0.0]
 
@@ -657,11 +666,11 @@ def test_retries_stop_when_another_attempt_could_overrun_the_budget(
 
 @pytest.fixture
 def fifo_listener(load_function: LoadFunction, fifo_queue_url: str) -> Callable[..., ModuleType]:
-    def load(group_field: str | None = "owner_id", **env: str) -> ModuleType:
-        settings = {"QUEUE_URL": fifo_queue_url, "FIFO": "true", **env}
-        if group_field is not None:
-            settings["MESSAGE_GROUP_FIELD"] = group_field
-        return load_function("listener", settings).handler
+    def load(group_field: str | None = "owner_id", **settings: Any) -> ModuleType:
+        env = listener_env(
+            fifo_queue_url, fifo=True, message_group_field=group_field, **settings
+        )
+        return load_function("listener", env).handler
 
     return load
 
@@ -701,7 +710,7 @@ def test_fifo_non_json_body_goes_to_the_default_group(
     fifo_listener: Callable[..., ModuleType], sqs: Any, fifo_queue_url: str
 ) -> None:
     # GIVEN a FIFO listener also accepting octet-stream
-    listener = fifo_listener(ACCEPTED_CONTENT_TYPES=JSON_TYPES)
+    listener = fifo_listener(accepted_content_types=JSON_TYPES)
     # WHEN a binary body is posted
     event = post_event(b'{"owner_id": 1}', content_type="application/octet-stream")
     assert invoke(listener, event)["statusCode"] == 200
@@ -769,32 +778,56 @@ def test_standard_queue_send_has_no_group_id(listener: ModuleType) -> None:
 # --- Configuration -------------------------------------------------------------------------------
 
 
+GOOD_CONFIG = {
+    "queueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+    "fifo": False,
+    "maxMessageBytes": 1048576,
+    "acceptedContentTypes": ["application/json"],
+    "messageGroupField": None,
+    "routes": [{"name": "demo", "path": "/append_queue", "source": "none", "secretParameter": None}],
+}
+
+
+def _config(**changes: Any) -> dict[str, str]:
+    return {"LISTENER_CONFIG": json.dumps({**GOOD_CONFIG, **changes})}
+
+
 @pytest.mark.parametrize(
     ("env", "names"),
     [
-        ({}, ["QUEUE_URL"]),
-        ({"QUEUE_URL": " "}, ["QUEUE_URL"]),
+        ({}, ["LISTENER_CONFIG is required"]),
+        ({"LISTENER_CONFIG": "{not json"}, ["LISTENER_CONFIG is required"]),
         (
             {
-                "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
-                "LISTENER_PATHS": "/append_queue",
-                "ACCEPTED_CONTENT_TYPES": "[]",
-                "MAX_MESSAGE_BYTES": "2000000",
-                "FIFO": "yes",
+                "LISTENER_CONFIG": json.dumps(
+                    {"queueUrl": 5, "fifo": "yes", "maxMessageBytes": 2_000_000, "routes": []}
+                ),
                 "SQS_MAX_ATTEMPTS": "0",
                 "SQS_READ_TIMEOUT_SECONDS": "nan",
             },
             [
-                "LISTENER_PATHS",
-                "ACCEPTED_CONTENT_TYPES",
-                "MAX_MESSAGE_BYTES",
-                "FIFO",
+                "queueUrl",
+                "fifo",
+                "maxMessageBytes",
+                "acceptedContentTypes",
+                "at least one route",
                 "SQS_MAX_ATTEMPTS",
                 "SQS_READ_TIMEOUT_SECONDS",
             ],
         ),
-        ({"QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q.fifo"}, ["FIFO"]),
-        ({"QUEUE_URL": "https://x/1/q", "LISTENER_PATHS": '["no-slash"]'}, ["LISTENER_PATHS"]),
+        (_config(queueUrl="https://sqs.us-east-1.amazonaws.com/1/q.fifo"), ["FIFO queue"]),
+        (
+            _config(routes=[{"name": "x", "path": "no-slash", "source": "none"}]),
+            ["route 'x' needs a path"],
+        ),
+        (
+            _config(routes=[{"name": "x", "path": "/x", "source": "gitlab"}]),
+            ["route 'x' needs a source"],
+        ),
+        (
+            _config(routes=[{"name": "g", "path": "/g", "source": "github"}]),
+            ["route 'g' needs a secretParameter"],
+        ),
     ],
 )
 def test_bad_configuration_fails_the_import_naming_every_problem(
@@ -804,17 +837,40 @@ def test_bad_configuration_fails_the_import_naming_every_problem(
     # WHEN the listener is imported
     with pytest.raises(RuntimeError) as raised:
         load_function("listener", env)
-    # THEN one ConfigError names every offending variable
+    # THEN one ConfigError names every offending setting
     assert type(raised.value).__name__ == "ConfigError"
     for name in names:
         assert name in str(raised.value)
+
+
+def test_the_program_written_configuration_loads(load_function: LoadFunction) -> None:
+    # GIVEN the configuration the program's own code writes, with every source in it
+    routes = [
+        {"name": "strava", "path": "/strava", "source": "strava", "ownerIds": [1]},
+        {"name": "gh", "path": "/github", "source": "github"},
+        {"name": "stripe", "path": "/stripe", "source": "stripe"},
+        {"name": "slack", "path": "/slack", "source": "slack"},
+        {"name": "shop", "path": "/shopify", "source": "shopify"},
+        {"name": "sw", "path": "/std", "source": "standard-webhooks"},
+        {"name": "h", "path": "/h", "source": "hmac", "header": "X-Sig", "encoding": "base64"},
+        {"name": "t", "path": "/t", "source": "token"},
+        {"name": "open", "path": "/open", "source": "none"},
+    ]
+    parameters = {r["name"]: f"/p/routes/{r['name']}" for r in routes if r["source"] != "none"}
+    env = listener_env(GOOD_CONFIG["queueUrl"], routes=routes, secret_parameters=parameters)
+    # WHEN the listener starts with it
+    listener = load_function("listener", env).handler
+    # THEN it serves every route, each with the parameter of its secret
+    assert {r.name: r.secret_parameter for r in listener.SETTINGS.routes.values()} == {
+        r["name"]: parameters.get(r["name"]) for r in routes
+    }
 
 
 def test_import_creates_no_ssm_client(listener: ModuleType) -> None:
     # GIVEN a freshly imported listener
     # THEN only the SQS client exists: SSM waits for a handshake
     assert listener._ssm is None
-    assert listener._verify_token is None
+    assert listener._secrets == {}
     assert listener._sqs.meta.service_model.service_name == "sqs"
 
 

@@ -29,17 +29,35 @@ from typing import Any
 
 import hypothesis
 import pytest
-from factories import LambdaContext, function_url_event, receive_messages
+from environments import listener_env
+from factories import LambdaContext, event_body, function_url_event, receive_messages
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 LoadFunction = Callable[..., Any]  # conftest.load_function
 
 LIMIT = 4096
-PATHS = ("/append_queue", "/hooks/strava")
+OPEN_PATH, STRAVA_PATH = "/append_queue", "/hooks/strava"
+PATHS = (OPEN_PATH, STRAVA_PATH)
+ROUTES = [
+    {"name": "demo", "path": OPEN_PATH, "source": "none"},
+    {"name": "strava", "path": STRAVA_PATH, "source": "strava"},
+]
+"""An open route (no verification) and a Strava one (handshake; POSTs must be Strava events)."""
 ACCEPTED = ("application/json", "application/vnd.strava+json", "application/octet-stream")
 TOKEN = "verify-7f3c9a"
-PARAMETER = "/async-webhook/test/verify-token"
+PARAMETER = "/async-webhook-test/routes/strava"
+STRAVA_EVENTS = tuple(
+    event_body(name)
+    for name in (
+        "strava-activity-create",
+        "strava-activity-update",
+        "strava-activity-delete",
+        "strava-athlete-deauthorize",
+    )
+)
+STRAVA_NUMBERS = ("owner_id", "object_id", "event_time", "subscription_id")
+STRAVA_WORDS = ("object_type", "aspect_type")
 DESIGN_STATUSES = frozenset({200, 400, 403, 404, 405, 413, 415, 503})
 MAIN_EXAMPLES = 1000
 
@@ -71,9 +89,29 @@ def strict_json(text: str) -> bool:
     return True
 
 
-def routed(path: str) -> bool:
-    """A configured path, or one with a single trailing slash (the listener's documented rule)."""
-    return path in PATHS or (path.endswith("/") and path[:-1] in PATHS)
+def route_of(path: str) -> str | None:
+    """The configured path a request reaches: itself, or without one trailing slash (the
+    listener's documented rule); None: no route."""
+    canonical = path[:-1] if path.endswith("/") and len(path) > 1 else path
+    return canonical if canonical in PATHS else None
+
+
+def strava_event(raw: bytes) -> bool:
+    """A Strava event as its docs describe one: a JSON object with whole non-negative ids and
+    times (digit strings tolerated) and non-empty object_type and aspect_type."""
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return False
+    if not isinstance(document, dict):
+        return False
+    for name in STRAVA_NUMBERS:
+        value = document.get(name)
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+            value = int(value)
+        if type(value) is not int or value < 0:
+            return False
+    return all(isinstance(document.get(n), str) and document[n] for n in STRAVA_WORDS)
 
 
 def media_type(content_type: str | None) -> str | None:
@@ -97,6 +135,8 @@ class Case:
     """The body is near the limit: 200 and 413 are both possible, checked against SQS's count."""
     challenge: str | None = None
     """For a handshake the oracle expects to pass: the value to echo."""
+    generated: bool = False
+    """An empty POST on an open route: the listener enqueues the receive time as the body."""
 
 
 JSON_SCALARS = (
@@ -182,6 +222,8 @@ text_bodies = weighted(
     (2, st.text(any_chars, min_size=1, max_size=30)),
     (1, st.builds(nested, st.integers(1, 150), st.sampled_from(["list", "dict"]))),  # fine
     (1, st.builds(nested, st.integers(1100, 1800), st.sampled_from(["list", "dict"]))),  # too deep
+    (6, st.sampled_from(STRAVA_EVENTS)),
+    (2, st.sampled_from(STRAVA_EVENTS).map(lambda t: t.replace('"owner_id":', '"owner":'))),
     (5, padded_json(LIMIT - 700, LIMIT + 200)),  # around the limit
     (2, padded_json(LIMIT + 200, 4 * LIMIT)),  # over it
     (1, st.just("")),
@@ -310,11 +352,19 @@ def attribute_bounds(
 ) -> tuple[int, int]:
     """Lower and upper bounds of the attribute bytes SQS counts, whatever the exact rules.
 
-    Always present: path, receivedAt (24 ASCII characters), bodyEncoding. Possibly present, each
-    capped at 256 characters of at most 4 bytes: contentType, requestId, userAgent, sourceIp.
+    Always present: path, route, source, receivedAt (24 ASCII characters), bodyEncoding. Possibly
+    present, each capped at 256 characters of at most 4 bytes: contentType, requestId, userAgent,
+    sourceIp; and a Strava delivery id of up to 128 ASCII characters.
     """
     canonical = path[:-1] if path.endswith("/") and len(path) > 1 else path
-    always = (4 + 6 + utf8_len(canonical)) + (10 + 6 + 24) + (12 + 6 + (6 if b64 else 4))
+    route, source = ("demo", "none") if canonical == OPEN_PATH else ("strava", "strava")
+    always = (
+        (4 + 6 + utf8_len(canonical))
+        + (5 + 6 + len(route))
+        + (6 + 6 + len(source))
+        + (10 + 6 + 24)
+        + (12 + 6 + (6 if b64 else 4))
+    )
     optional = sum(
         len(name) + 6 + 4 * min(len(value), 256)
         for name, value in (
@@ -324,17 +374,23 @@ def attribute_bounds(
             ("sourceIp", ip),
         )
     )
+    if source == "strava":
+        optional += len("deliveryId") + 6 + 128
     return always, always + optional
 
 
 def post_statuses(event: Mapping[str, Any], path: str, content_type: str | None) -> Case:
-    """What DESIGN allows for a POST on a configured path: any applicable error, else 200."""
+    """What the design allows for a POST on a route: any applicable error, else 200."""
     errors: set[int] = set()
     media = media_type(content_type)
-    if media is None or media not in ACCEPTED:
-        errors.add(415)
     body = event.get("body")
     b64 = event.get("isBase64Encoded") is True
+    strava = route_of(path) == STRAVA_PATH
+    if not strava and (not isinstance(body, str) or not body) and not media:
+        # The original demo's request: an empty POST on an open route enqueues the time.
+        return Case(event=event, allowed=frozenset({200}), generated=True)
+    if media is None or media not in ACCEPTED:
+        errors.add(415)
     uncertain = False
     if not isinstance(body, str) or not body:
         errors.add(400)
@@ -352,6 +408,7 @@ def post_statuses(event: Mapping[str, Any], path: str, content_type: str | None)
             errors.add(413)
         elif utf8_len(body) + high > LIMIT:
             uncertain = True
+        raw: bytes | None = None
         if b64:
             try:
                 raw = base64.b64decode(body, validate=True)
@@ -366,6 +423,10 @@ def post_statuses(event: Mapping[str, Any], path: str, content_type: str | None)
                         errors.add(400)
         elif not sqs_text(body) or (media is not None and is_json(media) and not strict_json(body)):
             errors.add(400)
+        if not b64:
+            raw = body.encode("utf-8", "surrogatepass")
+        if strava and (raw is None or not strava_event(raw)):
+            errors.add(400)  # Strava signs nothing; a route of its takes only its events
     allowed = frozenset(errors or {200}) | ({413} if uncertain else frozenset())
     return Case(event=event, allowed=allowed, size_uncertain=uncertain)
 
@@ -415,9 +476,9 @@ def requests(draw: st.DrawFn) -> Case:
     junk_flag = draw(st.sampled_from([None] * 12 + ["true", 1, "yes"]))
     if junk_flag is not None:
         event["isBase64Encoded"] = junk_flag  # only a JSON true means base64
-    if not routed(path):
+    if route_of(path) is None:
         return Case(event=event, allowed=frozenset({404}))
-    if method == "GET":
+    if method == "GET" and route_of(path) == STRAVA_PATH:
         passes = (
             query.get("hub.mode") == "subscribe"
             and query.get("hub.verify_token") == TOKEN
@@ -470,18 +531,17 @@ def broken_requests(draw: st.DrawFn) -> Case:
 
 @pytest.fixture
 def guarded_listener(load_function: LoadFunction, queue_url: str, ssm: Any) -> ModuleType:
-    """The listener with two paths, three accepted types, a 4 KiB limit and a verify token."""
+    """The listener with an open and a Strava route, three accepted types, a 4 KiB limit and a
+    verify token."""
     ssm.put_parameter(Name=PARAMETER, Value=TOKEN, Type="SecureString")
-    return load_function(
-        "listener",
-        {
-            "QUEUE_URL": queue_url,
-            "LISTENER_PATHS": json.dumps(PATHS),
-            "ACCEPTED_CONTENT_TYPES": json.dumps(ACCEPTED),
-            "MAX_MESSAGE_BYTES": str(LIMIT),
-            "VERIFY_TOKEN_PARAMETER": PARAMETER,
-        },
-    ).handler
+    env = listener_env(
+        queue_url,
+        routes=ROUTES,
+        secret_parameters={"strava": PARAMETER},
+        accepted_content_types=ACCEPTED,
+        max_message_bytes=LIMIT,
+    )
+    return load_function("listener", env).handler
 
 
 def drain(sqs: Any, queue_url: str) -> list[Any]:
@@ -536,7 +596,7 @@ def check_response(response: Any) -> tuple[int, dict[str, Any]]:
         assert set(payload) == {"error"}
         assert isinstance(payload["error"], str) and payload["error"]
     if status == 405:
-        assert {m.strip() for m in headers["allow"].split(",")} == {"GET", "POST"}
+        assert {m.strip() for m in headers["allow"].split(",")} in ({"GET", "POST"}, {"POST"})
     return status, payload
 
 
@@ -581,9 +641,17 @@ def exercise(
             assert set(payload) == {"timestamp", "message_id"}
             [message] = queued
             assert message["MessageId"] == payload["message_id"]
-            assert message["Body"] == case.event["body"]
             encoding = message["MessageAttributes"]["bodyEncoding"]["StringValue"]
-            assert encoding == ("base64" if case.event.get("isBase64Encoded") is True else "text")
+            if encoding == "generated":  # only for an empty POST on an open route
+                assert case.generated or case.allowed is None
+                body = case.event.get("body")
+                assert not isinstance(body, str) or not body  # no body (junk is none either)
+                assert message["Body"] == payload["timestamp"]
+            else:
+                assert not case.generated
+                assert message["Body"] == case.event["body"]
+                b64 = case.event.get("isBase64Encoded") is True
+                assert encoding == ("base64" if b64 else "text")
             assert sqs_size(message) <= LIMIT
             check_aws_message_rules(message)
         else:

@@ -124,3 +124,34 @@ def test_messages_are_frozen(message_module: Any) -> None:
     # THEN it cannot
     with pytest.raises(dataclasses.FrozenInstanceError):
         message.message_id = "other"
+
+
+def test_route_source_and_delivery_id_come_from_the_listener(message_module: Any) -> None:
+    # GIVEN a record the listener enqueued from a verified GitHub route
+    attributes = {
+        **listener_attributes(path="/github"),
+        "route": "gh",
+        "source": "github",
+        "deliveryId": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+    }
+    record = sqs_record('{"zen": "x"}', message_attributes=attributes)
+    # WHEN it becomes a Message
+    message = message_module.Message.from_sqs_record(record)
+    # THEN the route it came by and the sender's own delivery id are fields
+    assert (message.route, message.source) == ("gh", "github")
+    assert message.delivery_id == "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+
+
+def test_a_record_without_listener_attributes_has_none_of_them(message_module: Any) -> None:
+    message = message_module.Message.from_sqs_record(sqs_record("plain"))
+    assert (message.route, message.source, message.delivery_id) == (None, None, None)
+
+
+def test_a_generated_body_is_text(message_module: Any) -> None:
+    # GIVEN the body the listener made for an empty POST on an open route (the receive time)
+    attributes = {**listener_attributes(body_encoding="generated")}
+    record = sqs_record("2026-12-01T07:00:00.000Z", message_attributes=attributes)
+    # WHEN it becomes a Message
+    message = message_module.Message.from_sqs_record(record)
+    # THEN it reads as that text
+    assert (message.body_encoding, message.text) == ("generated", "2026-12-01T07:00:00.000Z")

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from environments import listener_env
 from factories import (
     LambdaContext,
     event_body,
@@ -22,7 +23,7 @@ def test_a_strava_event_travels_intact_and_is_logged_by_id(
     load_function: LoadFunction, sqs: Any, queue_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN the listener and the processor, wired through a moto queue
-    listener = load_function("listener", {"QUEUE_URL": queue_url}).handler
+    listener = load_function("listener", listener_env(queue_url)).handler
     processor = load_function("processor")
     body = event_body("strava-activity-create")
     event = post_event(body, request_id="req-e2e")
@@ -53,7 +54,7 @@ def test_binary_bodies_round_trip(
     # GIVEN a listener accepting octet-stream, and a processor recording its messages
     listener = load_function(
         "listener",
-        {"QUEUE_URL": queue_url, "ACCEPTED_CONTENT_TYPES": '["application/octet-stream"]'},
+        listener_env(queue_url, accepted_content_types=("application/octet-stream",)),
     ).handler
     processor = load_function("processor")
     seen: list[Any] = []
@@ -76,7 +77,7 @@ def test_fifo_group_reaches_the_processor(
     # GIVEN a FIFO pipeline grouping by owner_id, and a processor failing the first message
     listener = load_function(
         "listener",
-        {"QUEUE_URL": fifo_queue_url, "FIFO": "true", "MESSAGE_GROUP_FIELD": "owner_id"},
+        listener_env(fifo_queue_url, fifo=True, message_group_field="owner_id"),
     ).handler
     processor = load_function("processor")
     for name in ("strava-activity-create", "strava-activity-update"):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from environments import listener_env
 from factories import (
     Delivery,
     LambdaContext,
@@ -119,7 +120,7 @@ def test_a_record_that_always_fails_is_dead_lettered_after_exactly_max_receive_c
 ) -> None:
     # GIVEN the listener enqueueing a Strava event, and business logic that always raises
     main_url, dlq_url = queues
-    listener = load_function("listener", {"QUEUE_URL": main_url}).handler
+    listener = load_function("listener", listener_env(main_url)).handler
     processor = load_function("processor")
     business = Business(poison=lambda message: True)
     monkeypatch.setattr(processor.handler, "process", business)
@@ -269,7 +270,7 @@ def test_after_a_fix_dead_letters_replayed_to_the_main_queue_are_processed_intac
     main_url, dlq_url = queues
     listener = load_function(
         "listener",
-        {"QUEUE_URL": main_url, "ACCEPTED_CONTENT_TYPES": '["application/octet-stream"]'},
+        listener_env(main_url, accepted_content_types=("application/octet-stream",)),
     ).handler
     processor = load_function("processor")
     raw = bytes(range(256))

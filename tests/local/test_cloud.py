@@ -69,9 +69,14 @@ def test_bad_input_gets_its_status_and_never_reaches_the_processor(dev_cloud: Lo
     assert status == 400
     assert "error" in json.loads(body)
     assert request(url, "POST", "append_queue", b"x", {"content-type": "text/plain"})[0] == 415
-    # No handshake token is configured in the dev stack: every handshake is refused.
-    query = "append_queue?hub.mode=subscribe&hub.challenge=abc&hub.verify_token=x"
-    assert request(url, "GET", query)[0] == 403
+    # The open route answers no handshake; the Strava route refuses every one, since no verify
+    # token is configured in the dev stack; a Strava route takes only Strava events.
+    query = "?hub.mode=subscribe&hub.challenge=abc&hub.verify_token=x"
+    assert request(url, "GET", "append_queue" + query)[0] == 405
+    assert request(url, "GET", "strava" + query)[0] == 403
+    json_type = {"content-type": "application/json"}
+    assert request(url, "POST", "strava", b'{"hello": 1}', json_type)[0] == 400
+    assert request(url, "POST", "strava", b"", json_type)[0] == 400
 
 
 def test_outputs_follow_the_contract_with_local_urls(dev_cloud: LocalCloud):

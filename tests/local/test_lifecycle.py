@@ -54,16 +54,18 @@ def test_unsupported_type_is_a_clear_error_and_nothing_is_left_running(tmp_path:
 
 
 def test_strava_handshake_reads_the_token_through_iam(tmp_path: Path, monkeypatch):
-    # GIVEN the real program with a verify token set as a secret
+    # GIVEN the real program with a Strava route whose verify token is a secret
     project = project_with_stack(
         tmp_path,
         "tok",
-        "config:\n  aws:region: us-east-1\n  async-webhook:verifyToken:\n    secure: v1:abc\n",
+        "config:\n  aws:region: us-east-1\n"
+        "  async-webhook:routes:\n    - {name: strava, path: /strava, source: strava}\n"
+        "  async-webhook:routeSecrets:\n    secure: v1:abc\n",
     )
-    monkeypatch.setenv("LOCAL_SECRET_VERIFY_TOKEN", "s3cret")
+    monkeypatch.setenv("LOCAL_SECRET_ROUTE_SECRETS", json.dumps({"strava": "s3cret"}))
     with LocalCloud(project, stack="tok", port=0, stream=quiet(), state_root=tmp_path) as cloud:
         url = cloud.outputs["listener_url"]
-        query = "append_queue?hub.mode=subscribe&hub.challenge=c-123&hub.verify_token="
+        query = "strava?hub.mode=subscribe&hub.challenge=c-123&hub.verify_token="
         # WHEN Strava's handshake arrives with the right token THEN the challenge comes back,
         # read from SSM by a role allowed exactly that parameter (IAM enforced)
         status, _, body = request(url, "GET", query + "s3cret")
