@@ -1,4 +1,5 @@
-"""The infrastructure rules of DESIGN §5 as plain functions over Pulumi resource properties.
+"""The infrastructure rules (docs/design.md, "Infrastructure rules") as plain functions over
+Pulumi resource properties.
 
 Kept free of `pulumi_policy` so tests call them directly with props dicts (camelCase keys, as
 the engine passes them); `__main__.py` wraps each one in a policy. Every function applies to

@@ -3,7 +3,7 @@
 The event source mapping enables ReportBatchItemFailures, so only the records listed in
 batchItemFailures return to the queue; the rest are deleted. On a FIFO queue a failure stops the
 batch (later records of a group must not overtake an earlier one), and every record from the
-failed one on is reported. Contract: DESIGN.md section 4.
+failed one on is reported. Contract: docs/design.md, "The processor".
 """
 
 from typing import Any

@@ -1,12 +1,12 @@
 """Properties of the listener over generated requests: it always answers, and 200 <=> enqueued.
 
 Replaces the earlier fixed-seed fuzz (test_listener_fuzz.py). Each generated request carries an
-oracle: the statuses DESIGN.md section 3 allows for it, worked out here from the request
+oracle: the statuses the design (docs/design.md, "The listener") allows for it, worked out here from the request
 (route, method, media type, body, size, handshake query) without calling the handler's code.
 Then, per request:
 
 - the handler returns (never raises) a payload-2.0 response with a JSON body;
-- the status is one of DESIGN section 3's and, where the request is classifiable, one the
+- the status is one the design lists and, where the request is classifiable, one the
   oracle allows; SQS is healthy here, so never 503;
 - a non-200 body is {"error": <reason>};
 - the queue holds ONE message iff the answer is a POST's 200, with the request body as received
@@ -58,7 +58,7 @@ STRAVA_EVENTS = tuple(
 )
 STRAVA_NUMBERS = ("owner_id", "object_id", "event_time", "subscription_id")
 STRAVA_WORDS = ("object_type", "aspect_type")
-DESIGN_STATUSES = frozenset({200, 400, 403, 404, 405, 413, 415, 503})
+LISTENER_STATUSES = frozenset({200, 400, 401, 403, 404, 405, 413, 415, 503})
 MAIN_EXAMPLES = 1000
 
 # Characters an SQS message may carry (SQS API reference, SendMessage: #x9 | #xA | #xD |
@@ -127,7 +127,7 @@ def is_json(media: str) -> bool:
 
 @dataclass(frozen=True)
 class Case:
-    """A generated event and what DESIGN allows for it (None: not classifiable, junk)."""
+    """A generated event and what the design allows for it (None: not classifiable, junk)."""
 
     event: Any
     allowed: frozenset[int] | None
@@ -583,7 +583,7 @@ def check_response(response: Any) -> tuple[int, dict[str, Any]]:
     assert set(response) <= {"statusCode", "headers", "body", "isBase64Encoded", "cookies"}
     status = response["statusCode"]
     assert type(status) is int
-    assert status in DESIGN_STATUSES
+    assert status in LISTENER_STATUSES
     headers = response["headers"]
     assert isinstance(headers, dict)
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
@@ -624,7 +624,7 @@ def exercise(
         response = guarded_listener.handler(case.event, LambdaContext(function_name="listener"))
         log = capsys.readouterr().out
         queued = drain(sqs, queue_url)
-        # THEN a well-formed payload-2.0 answer with one of DESIGN's statuses, logged once
+        # THEN a well-formed payload-2.0 answer with one of the design's statuses, logged once
         status, payload = check_response(response)
         handled = check_log(log, status, payload)
         note(f"status {status}, payload {payload}, queued {len(queued)}")
@@ -685,7 +685,7 @@ PROPERTY_SETTINGS = settings(
 def test_every_request_is_answered_and_only_a_200_post_is_queued(
     exercise: Callable[[Case], None], case: Case
 ) -> None:
-    # GIVEN a generated Function URL request and the statuses DESIGN allows for it
+    # GIVEN a generated Function URL request and the statuses the design allows for it
     # WHEN it is handled, THEN (see exercise) every property holds
     exercise(case)
 
