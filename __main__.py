@@ -12,14 +12,13 @@ from infra import Consumer, Listener, Queue, load_config
 FUNCTIONS = Path(__file__).resolve().parent / "functions"
 
 config = load_config()
-shared = {"stack": config.stack}
 
 queue = Queue(
     "webhook",
     config.queue,
     # The queue hides a received batch for as long as its consumer may take over it.
     visibility_timeout_seconds=config.processor.visibility_timeout_seconds,
-    **shared,
+    stack=config.stack,
 )
 listener = Listener(
     "listener",
@@ -27,7 +26,7 @@ listener = Listener(
     queue=queue,
     code=FUNCTIONS / "listener",
     runtime=config.runtime,
-    **shared,
+    stack=config.stack,
 )
 processor = Consumer(
     "processor",
@@ -35,7 +34,7 @@ processor = Consumer(
     queue=queue,
     code=FUNCTIONS / "processor",
     runtime=config.runtime,
-    **shared,
+    stack=config.stack,
 )
 
 pulumi.export("listener_url", listener.url)

@@ -79,22 +79,19 @@ class LoadRun:
 
 
 def stack_settings(project_dir: Path = FIXTURE_DIR, stack: str = STACK) -> dict[str, int]:
-    """The fixture stack's settings that bound the run (with the program's own defaults)."""
-    from infra import defaults as d
+    """The fixture stack's settings that bound the run, read by the program's own config."""
+    from infra.config import parse_stack_values
     from local.stackfile import load_stack_config
 
-    values = load_stack_config(project_dir, stack).values
-
-    def number(key: str, default: int) -> int:
-        return int(values.get(f"async-webhook:{key}", default))
-
-    timeout = number("processorTimeoutSeconds", d.PROCESSOR_TIMEOUT_SECONDS)
-    window = number("batchingWindowSeconds", d.BATCHING_WINDOW_SECONDS)
+    values = load_stack_config(project_dir, stack)
+    config = parse_stack_values(
+        values.values, project=values.project, stack=stack, secret_keys=values.secret_keys
+    )
     return {
-        "processor_timeout_s": timeout,
-        "visibility_timeout_s": d.VISIBILITY_TIMEOUT_FACTOR * timeout + window,
-        "max_receive_count": number("maxReceiveCount", d.MAX_RECEIVE_COUNT),
-        "listener_reserved_concurrency": number("listenerReservedConcurrency", 10),
+        "processor_timeout_s": config.processor.timeout_seconds,
+        "visibility_timeout_s": config.processor.visibility_timeout_seconds,
+        "max_receive_count": config.queue.max_receive_count,
+        "listener_reserved_concurrency": config.listener.reserved_concurrency or 10,
     }
 
 

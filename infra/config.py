@@ -112,17 +112,32 @@ def _root(key: str) -> str:
     return key
 
 
-def load_config() -> StackConfig:
-    """Reads the running stack's configuration (the project's namespace) and checks it."""
-    project = pulumi.get_project()
+def parse_stack_values(
+    values: Mapping[str, object],
+    *,
+    project: str,
+    stack: str,
+    secret_keys: Iterable[str] = (),
+) -> StackConfig:
+    """`parse_config` of a whole stack's values, keyed `<namespace>:<key>` as the Pulumi CLI
+    hands them over (other namespaces, such as `aws:`, are left out)."""
     prefix = f"{project}:"
-    every = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret = set(secret_keys)
     raw: dict[str, str] = {}
-    secret: list[str] = []
-    for full_key, value in every.items():
+    own_secrets: list[str] = []
+    for full_key, value in values.items():
         if full_key.startswith(prefix):
             key = full_key[len(prefix) :]
             raw[key] = value if isinstance(value, str) else json.dumps(value)
-            if runtime_config.is_config_secret(full_key):
-                secret.append(key)
-    return parse_config(raw, project=project, stack=pulumi.get_stack(), secret_keys=secret)
+            if full_key in secret:
+                own_secrets.append(key)
+    return parse_config(raw, project=project, stack=stack, secret_keys=own_secrets)
+
+
+def load_config() -> StackConfig:
+    """Reads the running stack's configuration (the project's namespace) and checks it."""
+    every = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret = [key for key in every if runtime_config.is_config_secret(key)]
+    return parse_stack_values(
+        every, project=pulumi.get_project(), stack=pulumi.get_stack(), secret_keys=secret
+    )

@@ -35,9 +35,7 @@ class ConsumerArgs:
         "batchingWindowSeconds", 0, integer(*limits.BATCHING_WINDOW_SECONDS)
     )
     """How long the mapping gathers records before invoking (0 = no waiting)."""
-    max_concurrency: int | None = setting(
-        "maxConcurrency", None, integer(*limits.MAX_CONCURRENCY)
-    )
+    max_concurrency: int | None = setting("maxConcurrency", None, integer(*limits.MAX_CONCURRENCY))
     """Most concurrent invocations the mapping starts; None = no mapping limit."""
 
     @property
@@ -111,6 +109,7 @@ class Consumer(pulumi.ComponentResource):
                 memory_mb=args.memory_mb,
                 timeout_seconds=args.timeout_seconds,
                 runtime=runtime,
+                stack=stack,
                 statements=[allow("ConsumeQueue", CONSUME_ACTIONS, queue.arn)],
                 description="Processes queued webhook requests",
             ),
@@ -125,6 +124,7 @@ class Consumer(pulumi.ComponentResource):
             batch_size=args.batch_size,
             maximum_batching_window_in_seconds=args.batching_window_seconds or None,
             function_response_types=["ReportBatchItemFailures"],
+            tags=stack.resource_tags,
             scaling_config=(
                 {"maximum_concurrency": args.max_concurrency}
                 if args.max_concurrency is not None

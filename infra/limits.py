@@ -17,6 +17,8 @@ LOG_RETENTION_DAYS: Final = (
     2922, 3288, 3653,
 )  # fmt: skip
 """The values CloudWatch Logs accepts for retentionInDays."""
+APPLICATION_LOG_LEVELS: Final = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+"""Lambda's application log levels (JSON log format), most detailed first."""
 LAMBDA_TIMEOUT_SECONDS: Final = (1, 900)
 LAMBDA_MEMORY_MB: Final = (128, 10240)
 RESERVED_CONCURRENCY: Final = (1, 1000)

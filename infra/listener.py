@@ -55,9 +55,7 @@ class ListenerArgs:
         "routeSecrets", (), parse_route_secrets, secret=True
     )
     """Route name -> its secret (or current and previous); only ever stored in SSM."""
-    auth_type: str = setting(
-        "listenerAuthType", "NONE", one_of(limits.FUNCTION_URL_AUTH_TYPES)
-    )
+    auth_type: str = setting("listenerAuthType", "NONE", one_of(limits.FUNCTION_URL_AUTH_TYPES))
     """NONE: public, what third-party senders need (they cannot sign with SigV4)."""
     accepted_content_types: tuple[str, ...] = setting(
         "acceptedContentTypes",
@@ -93,8 +91,11 @@ class ListenerArgs:
             found.extend(secret_problems(self.routes, self.secrets))
         if self.message_group_field is not None and not queue.fifo and "fifo" not in failed:
             found.append(
-                Problem("messageGroupField", self.message_group_field,
-                        "only applies to a FIFO queue (fifo: true)")
+                Problem(
+                    "messageGroupField",
+                    self.message_group_field,
+                    "only applies to a FIFO queue (fifo: true)",
+                )
             )
         if self.timeout_seconds < MIN_TIMEOUT_SECONDS:
             found.append(
@@ -188,6 +189,7 @@ class Listener(pulumi.ComponentResource):
                 description=f"Secret of the listener's route {route_name!r} (one per line)",
                 type="SecureString",
                 value=pulumi.Output.secret("\n".join(secrets)),
+                tags=stack.resource_tags,
                 opts=child,
             )
         statements = [allow("SendToQueue", SEND_ACTIONS, queue.arn)]
@@ -216,6 +218,7 @@ class Listener(pulumi.ComponentResource):
                 timeout_seconds=args.timeout_seconds,
                 reserved_concurrency=args.reserved_concurrency,
                 runtime=runtime,
+                stack=stack,
                 environment={CONFIG_VARIABLE: pulumi.Output.json_dumps(config)},
                 statements=statements,
                 description="Verifies webhook requests and enqueues them",

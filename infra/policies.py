@@ -2,7 +2,7 @@
 
 Each helper returns a plain statement dict whose values may be Outputs; `document()` turns a
 list of them into the JSON string IAM wants with `Output.json_dumps`, so no policy is ever a
-hand-written string and no resource is ever "*".
+hand-written string and no resource is ever "*" (but X-Ray's, which has no other).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ CONSUME_ACTIONS = (
     "sqs:ReceiveMessage",
 )
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+XRAY_WRITE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+"""What a function with active tracing needs; X-Ray authorizes them on no resource but "*"."""
 
 
 def document(statements: Sequence[Statement]) -> pulumi.Output[str]:
@@ -52,6 +54,17 @@ def log_streams(log_group_arn: pulumi.Input[str]) -> Statement:
         LOG_ACTIONS,
         pulumi.Output.from_input(log_group_arn).apply(lambda arn: f"{arn}:*"),
     )
+
+
+def xray_write() -> Statement:
+    """The trace-writing actions of active tracing: the one statement here on "*", because
+    X-Ray offers no resource to scope them to (the policy pack allows exactly these)."""
+    return {
+        "Sid": "WriteTraces",
+        "Effect": "Allow",
+        "Action": list(XRAY_WRITE_ACTIONS),
+        "Resource": "*",
+    }
 
 
 def deny_insecure_transport(queue_arn: pulumi.Input[str]) -> Statement:

@@ -11,8 +11,9 @@ import pulumi_aws as aws
 
 from infra import limits
 from infra.packaging import function_archive
-from infra.policies import LAMBDA_TRUST, Statement, document, log_streams
-from infra.settings import one_of, setting
+from infra.policies import LAMBDA_TRUST, Statement, document, log_streams, xray_write
+from infra.settings import boolean, one_of, setting
+from infra.stack import StackArgs
 
 COMPONENT_TYPE = "async-webhook:index:PythonFunction"
 
@@ -25,10 +26,12 @@ class RuntimeArgs:
     """A supported Python runtime identifier."""
     architecture: str = setting("architecture", "arm64", one_of(limits.ARCHITECTURES))
     """Graviton (arm64) costs less per GB-second and is as fast or faster for this work."""
-    log_retention_days: int = setting(
-        "logRetentionDays", 14, one_of(limits.LOG_RETENTION_DAYS)
-    )
+    log_retention_days: int = setting("logRetentionDays", 14, one_of(limits.LOG_RETENTION_DAYS))
     """How long CloudWatch keeps each function's logs."""
+    log_level: str = setting("logLevel", "INFO", one_of(limits.APPLICATION_LOG_LEVELS))
+    """The least level of the functions' own log lines that Lambda keeps (JSON log format)."""
+    tracing: bool = setting("tracing", False, boolean)
+    """AWS X-Ray active tracing of both functions (the roles get the two X-Ray write actions)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,7 +47,9 @@ class PythonFunctionArgs:
     timeout_seconds: int
     """Lambda stops an invocation that runs longer."""
     runtime: RuntimeArgs
-    """Runtime, architecture and log retention, shared by the stack's functions."""
+    """Runtime, architecture, logging and tracing, shared by the stack's functions."""
+    stack: StackArgs
+    """The stack's identity, for tags."""
     handler: str = "handler.handler"
     """Module and function inside the package, as Lambda resolves it."""
     reserved_concurrency: int | None = None
@@ -82,24 +87,30 @@ class PythonFunction(pulumi.ComponentResource):
         super().__init__(COMPONENT_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         archive = function_archive(args.source_dir, args.handler)
+        tags = args.stack.resource_tags
 
         self.role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=document([LAMBDA_TRUST]),
             description=f"Execution role of {args.function_name} only",
+            tags=tags,
             opts=child,
         )
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=f"/aws/lambda/{args.function_name}",
             retention_in_days=args.runtime.log_retention_days,
+            tags=tags,
             opts=child,
         )
+        own_logs = [log_streams(self.log_group.arn)]
+        if args.runtime.tracing:
+            own_logs.append(xray_write())
         policies: list[pulumi.Resource] = [
             aws.iam.RolePolicy(
                 f"{name}-log-policy",
                 role=self.role.id,
-                policy=document([log_streams(self.log_group.arn)]),
+                policy=document(own_logs),
                 opts=child,
             )
         ]
@@ -126,7 +137,16 @@ class PythonFunction(pulumi.ComponentResource):
             timeout=args.timeout_seconds,
             reserved_concurrent_executions=args.reserved_concurrency,
             environment={"variables": dict(args.environment)} if args.environment else None,
-            logging_config={"log_format": "JSON", "log_group": self.log_group.name},
+            # JSON lines with a level and a timestamp are filtered by Lambda itself; the
+            # system level keeps START/END/REPORT (init and billed durations).
+            logging_config={
+                "log_format": "JSON",
+                "log_group": self.log_group.name,
+                "application_log_level": args.runtime.log_level,
+                "system_log_level": "INFO",
+            },
+            tracing_config={"mode": "Active"} if args.runtime.tracing else None,
+            tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, *policies]),
         )
         self.function_name = self.function.name

@@ -21,9 +21,7 @@ class QueueArgs:
 
     fifo: bool = setting("fifo", False, boolean)
     """FIFO with content-based deduplication, so a sender's identical retries collapse."""
-    max_receive_count: int = setting(
-        "maxReceiveCount", 5, integer(*limits.MAX_RECEIVE_COUNT)
-    )
+    max_receive_count: int = setting("maxReceiveCount", 5, integer(*limits.MAX_RECEIVE_COUNT))
     """Receives before a message moves to the dead-letter queue (AWS advises at least 5)."""
     message_retention_seconds: int = setting(
         "messageRetentionSeconds", 4 * 24 * 3600, integer(*limits.RETENTION_SECONDS)
@@ -90,6 +88,8 @@ class Queue(pulumi.ComponentResource):
         suffix = ".fifo" if args.fifo else ""
         dedup = True if args.fifo else None  # SQS accepts the flag on FIFO queues only
 
+        tags = stack.resource_tags
+        holds_data = stack.data_options(self)
         self.dlq = aws.sqs.Queue(
             f"{name}-dlq",
             name=f"{base}-dlq{suffix}",
@@ -98,7 +98,8 @@ class Queue(pulumi.ComponentResource):
             sqs_managed_sse_enabled=True,
             fifo_queue=args.fifo,
             content_based_deduplication=dedup,
-            opts=child,
+            tags=tags,
+            opts=holds_data,
         )
         self.queue = aws.sqs.Queue(
             f"{name}-queue",
@@ -113,7 +114,8 @@ class Queue(pulumi.ComponentResource):
             ),
             fifo_queue=args.fifo,
             content_based_deduplication=dedup,
-            opts=child,
+            tags=tags,
+            opts=holds_data,
         )
         aws.sqs.RedriveAllowPolicy(
             f"{name}-dlq-redrive-allow",

@@ -130,8 +130,11 @@ def parse_routes(raw: str) -> tuple[Route, ...]:
             key = getattr(route, attribute)
             if key in seen:
                 problems.append(
-                    Problem(f"routes[{index}].{attribute}", key,
-                            f"must be unique (routes[{seen[key]}] has it too)")
+                    Problem(
+                        f"routes[{index}].{attribute}",
+                        key,
+                        f"must be unique (routes[{seen[key]}] has it too)",
+                    )
                 )
             seen.setdefault(key, index)
     if problems:
@@ -148,18 +151,28 @@ def _route(index: int, entry: object, problems: list[Problem]) -> Route | None:
     name, path, source = entry.get("name"), entry.get("path"), entry.get("source")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         problems.append(
-            Problem(f"{where}.name", name, "is required: 1-32 letters, digits, '-' and '_', "
-                    "starting with a letter or digit")
+            Problem(
+                f"{where}.name",
+                name,
+                "is required: 1-32 letters, digits, '-' and '_', starting with a letter or digit",
+            )
         )
     if not isinstance(path, str) or not _PATH.fullmatch(path):
         problems.append(
-            Problem(f"{where}.path", path, "is required: a path starting with '/', without "
-                    "spaces, query or fragment")
+            Problem(
+                f"{where}.path",
+                path,
+                "is required: a path starting with '/', without spaces, query or fragment",
+            )
         )
-    if source not in SOURCES:
+    if not isinstance(source, str) or source not in SOURCES:
         problems.append(
-            Problem(f"{where}.source", source, f"is required: one of {', '.join(SOURCES)} "
-                    "(none means unauthenticated, and must be said)")
+            Problem(
+                f"{where}.source",
+                source,
+                f"is required: one of {', '.join(SOURCES)} "
+                "(none means unauthenticated, and must be said)",
+            )
         )
         return None
     spec = SOURCES[source]
@@ -168,8 +181,11 @@ def _route(index: int, entry: object, problems: list[Problem]) -> Route | None:
         if key not in ("name", "path", "source") and key not in spec.options:
             takes = ", ".join(spec.options) or "no options"
             problems.append(
-                Problem(f"{where}.{key}", entry[key],
-                        f"is not an option of a {source} route (it takes {takes})")
+                Problem(
+                    f"{where}.{key}",
+                    entry[key],
+                    f"is not an option of a {source} route (it takes {takes})",
+                )
             )
     for option, default in spec.options.items():
         given = entry.get(option, default)
@@ -179,9 +195,11 @@ def _route(index: int, entry: object, problems: list[Problem]) -> Route | None:
         options[option] = _normalised(option, given)
     if len(problems) > before:
         return None
-    assert isinstance(name, str) and isinstance(path, str)
     return Route(
-        name=name, path=canonical_path(path), source=source, options=tuple(options.items())
+        name=str(name),
+        path=canonical_path(str(path)),
+        source=source,
+        options=tuple(options.items()),
     )
 
 
@@ -198,16 +216,15 @@ def _option_error(option: str, value: Any) -> str | None:
     if option == "header":
         if value is None:
             return "is required: the name of the header that carries the signature"
-        return None if isinstance(value, str) and _HEADER.fullmatch(value) else (
-            "must be an HTTP header name"
-        )
+        valid = isinstance(value, str) and _HEADER.fullmatch(value) is not None
+        return None if valid else "must be an HTTP header name"
     if option == "algorithm":
         return None if value in ALGORITHMS else f"must be one of {', '.join(ALGORITHMS)}"
     if option == "encoding":
         return None if value in ENCODINGS else f"must be one of {', '.join(ENCODINGS)}"
     if option == "prefix":
-        ok = isinstance(value, str) and _PREFIX.fullmatch(value)
-        return None if ok else "must be up to 64 printable ASCII characters"
+        valid = isinstance(value, str) and _PREFIX.fullmatch(value) is not None
+        return None if valid else "must be up to 64 printable ASCII characters"
     return None
 
 
@@ -253,9 +270,7 @@ def parse_route_secrets(raw: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(secrets)
 
 
-def secret_problems(
-    routes: Sequence[Route], secrets: Mapping[str, Sequence[str]]
-) -> list[Problem]:
+def secret_problems(routes: Sequence[Route], secrets: Mapping[str, Sequence[str]]) -> list[Problem]:
     """Each route has the secret its source needs, and each secret belongs to a route."""
     found: list[Problem] = []
     by_name = {route.name: route for route in routes}
@@ -275,22 +290,35 @@ def secret_problems(
             )
         if route.needs_secret == "forbidden" and has:
             found.append(
-                Problem(key, None, f"route {route.name!r} has source none, which checks no "
-                        "secret: remove the secret or choose a verifying source", secret=True)
+                Problem(
+                    key,
+                    None,
+                    f"route {route.name!r} has source none, which checks no "
+                    "secret: remove the secret or choose a verifying source",
+                    secret=True,
+                )
             )
         if route.source == "standard-webhooks" and has:
             for secret in secrets[route.name]:
                 if not _standard_webhooks_secret(secret):
                     found.append(
-                        Problem(key, None, "must be a Standard Webhooks secret: whsec_ "
-                                "followed by base64", secret=True)
+                        Problem(
+                            key,
+                            None,
+                            "must be a Standard Webhooks secret: whsec_ followed by base64",
+                            secret=True,
+                        )
                     )
                     break
     for name in secrets:
         if name not in by_name:
             found.append(
-                Problem(f"routeSecrets.{name}", None,
-                        f"names no route (routes: {', '.join(by_name) or 'none'})", secret=True)
+                Problem(
+                    f"routeSecrets.{name}",
+                    None,
+                    f"names no route (routes: {', '.join(by_name) or 'none'})",
+                    secret=True,
+                )
             )
     return found
 

@@ -97,9 +97,7 @@ def setting(key: str, default: Any, parse: Parser, *, secret: bool = False) -> A
 def settings_of(cls: type) -> list[tuple[str, Setting]]:
     """(field name, Setting) for every field of `cls` that is read from the config."""
     return [
-        (f.name, f.metadata["setting"])
-        for f in dataclasses.fields(cls)
-        if "setting" in f.metadata
+        (f.name, f.metadata["setting"]) for f in dataclasses.fields(cls) if "setting" in f.metadata
     ]
 
 
@@ -159,8 +157,9 @@ def unknown_keys(
         close = difflib.get_close_matches(key, known, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         found.append(
-            Problem(key, _readable(raw[key]), f"is not a setting of this project{hint}",
-                    key in secret)
+            Problem(
+                key, _readable(raw[key]), f"is not a setting of this project{hint}", key in secret
+            )
         )
     return found
 

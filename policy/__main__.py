@@ -85,5 +85,5 @@ PolicyPack(
     name=PACK_NAME,
     policies=POLICIES,
     enforcement_level=EnforcementLevel.MANDATORY,
-    description="async-webhook's infrastructure rules (docs/design.md, \"Infrastructure rules\")",
+    description='async-webhook\'s infrastructure rules (docs/design.md, "Infrastructure rules")',
 )

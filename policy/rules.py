@@ -40,7 +40,6 @@ DEFAULT_VISIBILITY_TIMEOUT = 30
 DEFAULT_RETENTION = 345600
 
 
-
 def required_visibility_timeout(function_timeout: int, batching_window: int) -> int:
     """The least visibility timeout of a queue feeding a function: AWS advises six times the
     function's timeout (room for retries of a throttled or slow invocation) plus the mapping's
@@ -51,6 +50,18 @@ def required_visibility_timeout(function_timeout: int, batching_window: int) -> 
     """
     return VISIBILITY_FACTOR * function_timeout + batching_window
 
+
+ACTIONS_WITHOUT_RESOURCES = frozenset(
+    {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:GetSamplingStatisticSummaries",
+    }
+)
+"""Actions IAM authorizes only on "*" (the service defines no resource type for them), so a
+statement of these alone may, and must, name "*"."""
 
 _PYTHON_RUNTIME = re.compile(r"^python(\d+)\.(\d+)$")
 _SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "APIKEY", "KEY")
@@ -143,7 +154,10 @@ def inline_policy_wildcards(resource_type: str, props: Props, name: str = "") ->
                         f"{_kind(resource_type)} '{name}' {where}{sid} allows action "
                         f"{json.dumps(action)}: name each action, no '*' in actions"
                     )
-            if "*" in _as_list(statement.get("Resource")):
+            actions = {str(a) for a in _as_list(statement.get("Action"))}
+            if "*" in _as_list(statement.get("Resource")) and not (
+                actions and actions <= ACTIONS_WITHOUT_RESOURCES
+            ):
                 problems.append(
                     f"{_kind(resource_type)} '{name}' {where}{sid} allows "
                     '"Resource": "*": scope the statement to exact ARNs'

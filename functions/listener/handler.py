@@ -161,7 +161,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
 
     def field(name: str, kind: type | tuple[type, ...], rule: str) -> Any:
         value = config.get(name) if config else None
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
             if config:
                 errors.append(f"LISTENER_CONFIG.{name}={value!r}: expected {rule}")
             return None
@@ -223,8 +223,7 @@ def _route(entry: Any, errors: list[str]) -> Route | None:
     if problem is not None:
         errors.append(f"LISTENER_CONFIG.routes: route {name!r} needs {problem}")
         return None
-    assert isinstance(name, str) and isinstance(path, str) and isinstance(source, str)
-    return Route(name, _canonical_path(path), source, entry, parameter or None)
+    return Route(str(name), _canonical_path(str(path)), str(source), entry, parameter or None)
 
 
 def client_config(settings: Settings) -> Config:
@@ -249,9 +248,20 @@ _sleep = time.sleep
 _now = time.time
 
 
+_LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4, "FATAL": 5}
+_LOG_THRESHOLD = _LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper(), 0)
+"""Lambda sets AWS_LAMBDA_LOG_LEVEL from the function's application log level; a line below it
+would be dropped by Lambda anyway, so it is not even formatted."""
+
+
 def _log(level: str, message: str, **fields: Any) -> None:
-    """One JSON object per line on stdout; CloudWatch and the local cloud both read it."""
-    print(json.dumps({"level": level, "message": message, **fields}, default=str), flush=True)
+    """One JSON object per line on stdout, with the level and RFC 3339 timestamp Lambda's JSON
+    log format reads (without a timestamp Lambda files every line as INFO)."""
+    if _LEVELS[level] < _LOG_THRESHOLD:
+        return
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    line = {"timestamp": stamp, "level": level, "message": message, **fields}
+    print(json.dumps(line, default=str), flush=True)
 
 
 def _response(status: int, payload: Mapping[str, Any], **headers: str) -> dict[str, Any]:
@@ -354,9 +364,7 @@ def _send(params: dict[str, Any], request_id: str) -> tuple[str | None, str, int
             or _monotonic() + backoff + worst_attempt > deadline
         ):
             return None, reason, attempt
-        _log(
-            "WARNING", "retrying SendMessage", request_id=request_id, attempt=attempt, reason=reason
-        )
+        _log("WARN", "retrying SendMessage", request_id=request_id, attempt=attempt, reason=reason)
         _sleep(backoff)
 
 
@@ -382,8 +390,12 @@ def _route_secrets(route: Route) -> tuple[tuple[str, ...] | None, str]:
         value, reason = None, f"ssm unreachable: {type(exc).__name__}"
     if reason:
         if cached is not None:
-            _log("WARNING", "route secret refresh failed; using the cached one",
-                 route=route.name, reason=reason)
+            _log(
+                "WARN",
+                "route secret refresh failed; using the cached one",
+                route=route.name,
+                reason=reason,
+            )
             return cached[0], ""
         return None, reason
     assert isinstance(value, str)

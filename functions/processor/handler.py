@@ -52,7 +52,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str
                 failed.extend(skipped)
                 if skipped:
                     log(
-                        "WARNING",
+                        "WARN",
                         "FIFO batch stopped at the first failure; later records returned",
                         message_id=message_id,
                         returned=skipped,

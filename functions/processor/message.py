@@ -7,8 +7,9 @@ module undoes that, so business logic sees bytes, text or JSON without caring ho
 
 import base64
 import json
+import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -16,9 +17,19 @@ class MessageDecodeError(ValueError):
     """The record's body cannot be turned into what was asked for (bytes, text or JSON)."""
 
 
+_LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4, "FATAL": 5}
+_LOG_THRESHOLD = _LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper(), 0)
+"""Lambda sets AWS_LAMBDA_LOG_LEVEL from the function's application log level."""
+
+
 def log(level: str, message: str, **fields: Any) -> None:
-    """One JSON object per line on stdout, the format CloudWatch and the local cloud read."""
-    print(json.dumps({"level": level, "message": message, **fields}, default=str), flush=True)
+    """One JSON object per line on stdout, with the level and RFC 3339 timestamp Lambda's JSON
+    log format reads (without a timestamp Lambda files every line as INFO)."""
+    if _LEVELS[level] < _LOG_THRESHOLD:
+        return
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    line = {"timestamp": stamp, "level": level, "message": message, **fields}
+    print(json.dumps(line, default=str), flush=True)
 
 
 def _int(value: Any, default: int) -> int:

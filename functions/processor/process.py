@@ -43,6 +43,21 @@ def strava_summary(message: Message) -> dict[str, Any] | None:
     return summary
 
 
+PREVIEW_CHARS = 256
+"""How much of a text body the DEBUG preview shows."""
+
+
+def preview(message: Message) -> dict[str, Any]:
+    """A bounded look at the content: the first characters of a text body, the size of a
+    binary one. Logged at DEBUG only (the dev stack's level): it may hold the sender's data."""
+    try:
+        text = message.text
+    except MessageDecodeError:
+        return {"binary_bytes": message.size}
+    shown = text[:PREVIEW_CHARS]
+    return {"text": shown, "truncated": len(text) > len(shown)}
+
+
 def process(message: Message) -> None:
     """Default business logic: log what arrived (never the whole payload)."""
     fields: dict[str, Any] = {
@@ -57,4 +72,5 @@ def process(message: Message) -> None:
     summary = strava_summary(message)
     if summary is not None:
         fields["strava"] = summary
+    log("DEBUG", "message content", message_id=message.message_id, preview=preview(message))
     log("INFO", "message processed", **fields)

@@ -26,9 +26,8 @@ FUNCTIONS = ROOT / "functions"
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-from factories import REGION  # noqa: E402
-
 from environments import CONFIG_VARIABLE, listener_env  # noqa: E402
+from factories import REGION  # noqa: E402
 
 FUNCTION_MODULES = ("handler", "process", "message", "senders")
 """Top-level module names living in the function folders."""
@@ -38,6 +37,7 @@ CONTRACT_ENV = (
     "SQS_READ_TIMEOUT_SECONDS",
     "SQS_MAX_ATTEMPTS",
     "SECRET_REFRESH_SECONDS",
+    "AWS_LAMBDA_LOG_LEVEL",
 )
 """Environment variables the program (or a test) sets on the functions; cleared per load."""
 
@@ -136,7 +136,8 @@ def load_function(
     def load(name: str, env: Mapping[str, str] | None = None) -> LoadedFunction:
         for key in CONTRACT_ENV:
             monkeypatch.delenv(key, raising=False)
-        for key, value in (env or {}).items():
+        # Lambda sets the function's application log level (INFO unless the stack says so).
+        for key, value in {"AWS_LAMBDA_LOG_LEVEL": "INFO", **(env or {})}.items():
             monkeypatch.setenv(key, value)
         folder = str(FUNCTIONS / name)
         _purge()

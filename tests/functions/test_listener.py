@@ -160,7 +160,9 @@ def test_binary_body_of_an_accepted_type_is_queued_base64(
     load_function: LoadFunction, sqs: Any, queue_url: str
 ) -> None:
     # GIVEN a listener accepting octet-stream, and bytes that are not text
-    listener = load_function("listener", listener_env(queue_url, accepted_content_types=JSON_TYPES)).handler
+    listener = load_function(
+        "listener", listener_env(queue_url, accepted_content_types=JSON_TYPES)
+    ).handler
     raw = bytes(range(256))
     # WHEN they are posted
     response = invoke(listener, post_event(raw, content_type="application/octet-stream"))
@@ -333,7 +335,9 @@ def test_plus_json_types_are_validated_as_json(
     load_function: LoadFunction, sqs: Any, queue_url: str
 ) -> None:
     # GIVEN a listener accepting a vendor +json type and octet-stream
-    listener = load_function("listener", listener_env(queue_url, accepted_content_types=JSON_TYPES)).handler
+    listener = load_function(
+        "listener", listener_env(queue_url, accepted_content_types=JSON_TYPES)
+    ).handler
     vendor = "application/vnd.strava+json"
     # WHEN malformed text is posted as +json and as octet-stream (not JSON)
     bad_json = invoke(listener, post_event("{oops", content_type=vendor))
@@ -352,7 +356,9 @@ def test_non_json_types_still_need_valid_base64_and_sqs_text(
     load_function: LoadFunction, sqs: Any, queue_url: str
 ) -> None:
     # GIVEN a listener accepting octet-stream
-    listener = load_function("listener", listener_env(queue_url, accepted_content_types=JSON_TYPES)).handler
+    listener = load_function(
+        "listener", listener_env(queue_url, accepted_content_types=JSON_TYPES)
+    ).handler
     octet = "application/octet-stream"
     # WHEN invalid base64, or text SQS cannot carry (NUL), is posted
     bad_base64 = post_event("not base64!", content_type=octet, is_base64_encoded=True)
@@ -534,7 +540,9 @@ def test_network_failures_are_503_after_exactly_the_configured_attempts(
     max_attempts: int,
 ) -> None:
     # GIVEN a network where every SendMessage attempt fails, and SQS_MAX_ATTEMPTS set
-    listener = load_function("listener", listener_env(queue_url, SQS_MAX_ATTEMPTS=str(max_attempts))).handler
+    listener = load_function(
+        "listener", listener_env(queue_url, SQS_MAX_ATTEMPTS=str(max_attempts))
+    ).handler
     monkeypatch.setattr(listener, "_sleep", lambda seconds: None)
     attempts = fail_every_send(listener, make_error)
     # WHEN a valid request arrives
@@ -667,9 +675,7 @@ def test_retries_stop_when_another_attempt_could_overrun_the_budget(
 @pytest.fixture
 def fifo_listener(load_function: LoadFunction, fifo_queue_url: str) -> Callable[..., ModuleType]:
     def load(group_field: str | None = "owner_id", **settings: Any) -> ModuleType:
-        env = listener_env(
-            fifo_queue_url, fifo=True, message_group_field=group_field, **settings
-        )
+        env = listener_env(fifo_queue_url, fifo=True, message_group_field=group_field, **settings)
         return load_function("listener", env).handler
 
     return load
@@ -784,7 +790,9 @@ GOOD_CONFIG = {
     "maxMessageBytes": 1048576,
     "acceptedContentTypes": ["application/json"],
     "messageGroupField": None,
-    "routes": [{"name": "demo", "path": "/append_queue", "source": "none", "secretParameter": None}],
+    "routes": [
+        {"name": "demo", "path": "/append_queue", "source": "none", "secretParameter": None}
+    ],
 }
 
 

@@ -1,8 +1,9 @@
 """Properties of the listener over generated requests: it always answers, and 200 <=> enqueued.
 
 Replaces the earlier fixed-seed fuzz (test_listener_fuzz.py). Each generated request carries an
-oracle: the statuses the design (docs/design.md, "The listener") allows for it, worked out here from the request
-(route, method, media type, body, size, handshake query) without calling the handler's code.
+oracle: the statuses the design (docs/design.md, "The listener") allows for it, worked out here
+from the request (route, method, media type, body, size, handshake query) without calling the
+handler's code.
 Then, per request:
 
 - the handler returns (never raises) a payload-2.0 response with a JSON body;

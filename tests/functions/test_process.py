@@ -95,3 +95,33 @@ def test_other_bodies_log_metadata_only(
     assert logged["message_id"] == "m-other"
     assert "strava" not in logged
     assert "secret-value-1" not in json.dumps(logged)
+
+
+@pytest.mark.parametrize(
+    ("body", "preview"),
+    [
+        pytest.param(
+            "2026-12-01T07:00:00.000Z",
+            {"text": "2026-12-01T07:00:00.000Z", "truncated": False},
+            id="the demo's timestamp",
+        ),
+        pytest.param("é" * 300, {"text": "é" * 256, "truncated": True}, id="long text"),
+        pytest.param(b"\xff\x00\x01", {"binary_bytes": 3}, id="binary"),
+    ],
+)
+def test_at_debug_the_content_is_previewed_bounded_at_info_it_is_not(
+    load_function: Any, capsys: pytest.CaptureFixture[str], body: Any, preview: dict[str, Any]
+) -> None:
+    # GIVEN the processor at DEBUG (the dev stack) and at INFO (the default)
+    record = listener_record(body, message_id="m-preview")
+    for level, expected in (("DEBUG", [preview]), ("INFO", [])):
+        processor = load_function("processor", {"AWS_LAMBDA_LOG_LEVEL": level})
+        message = processor.modules["message"].Message.from_sqs_record(record)
+        # WHEN it processes the message
+        processor.modules["process"].process(message)
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        # THEN only DEBUG shows a bounded preview of the content; both log the summary
+        previews = [line["preview"] for line in lines if line["message"] == "message content"]
+        assert previews == expected, level
+        assert [line["message"] for line in lines][-1] == "message processed"
+        assert all(line["timestamp"].endswith("Z") for line in lines)

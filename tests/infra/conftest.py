@@ -92,7 +92,7 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.options: dict[str, dict[str, Any]] = {}
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method's name
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         self.options[response.urn] = {
             "dependencies": list(request.dependencies),

@@ -160,11 +160,7 @@ def test_defaults_need_no_config():
             "between 1 and 3600",
         ),
         (
-            {
-                "routes": routes(
-                    {"name": "s", "path": "/s", "source": "strava", "ownerIds": ["me"]}
-                )
-            },
+            {"routes": routes({"name": "s", "path": "/s", "source": "strava", "ownerIds": ["me"]})},
             "routes[0].ownerIds",
             "whole numbers",
         ),

@@ -225,6 +225,7 @@ VARIANTS = {
         ]
     },
     "iam url": {"listenerAuthType": "AWS_IAM"},
+    "production": {"tracing": True, "protectData": True, "tags": {"team": "x"}},
 }
 
 

@@ -132,6 +132,22 @@ def test_wildcards_in_a_role_policy_fire(find, action, resource, expected):
         )
 
 
+@pytest.mark.parametrize(
+    ("actions", "fires"),
+    [
+        (["xray:PutTraceSegments", "xray:PutTelemetryRecords"], False),
+        (["xray:PutTraceSegments", "sqs:SendMessage"], True),  # one action has resources
+        (["xray:GetTraceSummaries"], True),  # a read action: not in the allowed set
+    ],
+)
+def test_star_resource_is_allowed_only_for_actions_without_resources(find, actions, fires):
+    policy = find("listener-access-policy")
+    document = json.loads(policy.props["policy"])
+    document["Statement"][0].update(Action=actions, Resource="*")
+    found = _check(rules.inline_policy_wildcards, _with(policy, policy=json.dumps(document)))
+    assert bool(found) is fires, found
+
+
 def test_wildcards_on_deny_statements_are_allowed(find):
     policy = find("listener-access-policy")
     document = json.loads(policy.props["policy"])
