@@ -4,7 +4,7 @@ VENV   := venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint types check up bench loadtest clean
+.PHONY: install test test-fast lint types check up bench loadtest deploy preview destroy clean
 
 install: $(STAMP)
 
@@ -16,6 +16,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The edit loop: the program under mocks, the handlers against moto, the policy pack; nothing
+# that starts a local cloud. `make test` runs everything (it is what CI runs).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q tests/infra tests/functions tests/policy
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -35,6 +40,27 @@ bench: $(STAMP)
 
 loadtest: $(STAMP)
 	$(PY) -m bench.load --requests 1000 --concurrency 50
+
+# The real AWS path. Each needs the Pulumi CLI and AWS credentials; STACK picks the stack.
+STACK ?= dev
+PULUMI := pulumi
+NEED_PULUMI = @command -v $(PULUMI) >/dev/null 2>&1 || { \
+	echo "error: the Pulumi CLI is not installed (needed for '$@')."; \
+	echo "Install it from https://www.pulumi.com/docs/install/ (e.g. curl -fsSL https://get.pulumi.com | sh),"; \
+	echo "then run 'pulumi login' and 'pulumi stack init $(STACK)'. See README, 'Deploying to AWS'."; \
+	exit 2; }
+
+preview:
+	$(NEED_PULUMI)
+	$(PULUMI) preview --stack $(STACK)
+
+deploy:
+	$(NEED_PULUMI)
+	$(PULUMI) up --stack $(STACK)
+
+destroy:
+	$(NEED_PULUMI)
+	$(PULUMI) destroy --stack $(STACK)
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

@@ -23,13 +23,17 @@ from infra.routes import (
     parse_routes,
     secret_problems,
 )
-from infra.settings import Problem, integer, one_of, setting, string_list, text
+from infra.settings import Problem, integer, one_of, or_none, setting, string_list, text
 from infra.stack import StackArgs
 
 COMPONENT_TYPE = "async-webhook:index:Listener"
 
 CONFIG_VARIABLE = "LISTENER_CONFIG"
 """The one environment variable the listener reads its settings from (JSON)."""
+
+DEFAULT_RESERVED_CONCURRENCY = 20
+"""At ~20 ms a request (one SQS call), 20 executions answer ~1,000 requests/s: far more than
+webhook senders send, and a ceiling on what a flood can cost (README "Abuse and cost")."""
 
 MIN_TIMEOUT_SECONDS = 2
 """The listener's SQS work alone may take up to about 1.05 s (its retry budget)."""
@@ -71,9 +75,12 @@ class ListenerArgs:
     """More memory buys more CPU, which shortens the cold start that eats the sender's
     deadline."""
     reserved_concurrency: int | None = setting(
-        "listenerReservedConcurrency", None, integer(*limits.RESERVED_CONCURRENCY)
+        "listenerReservedConcurrency",
+        DEFAULT_RESERVED_CONCURRENCY,
+        or_none(integer(*limits.RESERVED_CONCURRENCY)),
     )
-    """Caps concurrent executions (and so the cost of a flood); None: the account's pool."""
+    """Caps concurrent executions, and so the rate and cost of a flood of requests (beyond it
+    the Function URL answers 429, which is not billed); "none": the account's shared pool."""
     message_group_field: str | None = setting(
         "messageGroupField",
         None,

@@ -191,6 +191,20 @@ def integer(low: int, high: int) -> Parser:
     return parse
 
 
+def or_none(parse: Parser) -> Parser:
+    """`parse`, or the word `none` for "not set" (where the default is a value)."""
+
+    def either(text: str) -> Any:
+        if text.strip().lower() == "none":
+            return None
+        try:
+            return parse(text)
+        except Invalid as exc:
+            raise Invalid(f"{exc.rule}, or none", exc.value) from None
+
+    return either
+
+
 def boolean(text: str) -> bool:
     """true or false, in any case."""
     lowered = text.strip().lower()

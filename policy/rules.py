@@ -229,6 +229,63 @@ def log_group_retention(resource_type: str, props: Props, name: str = "") -> lis
     ]
 
 
+VERIFYING_SOURCES = frozenset(
+    {"strava", "github", "stripe", "slack", "shopify", "standard-webhooks", "hmac", "token"}
+)
+"""Route sources that check who sent a request (Strava by allow-lists: it signs nothing)."""
+LISTENER_CONFIG = "LISTENER_CONFIG"
+
+
+def _listener_routes(props: Props) -> list[Any] | None:
+    """The routes of a function configured like this project's listener, else None."""
+    variables = (props.get("environment") or {}).get("variables") or {}
+    text = variables.get(LISTENER_CONFIG)
+    if not isinstance(text, str):
+        return None
+    try:
+        config = json.loads(text)
+    except ValueError:
+        return []
+    routes = config.get("routes") if isinstance(config, dict) else None
+    return routes if isinstance(routes, list) else []
+
+
+def listener_routes_verified(resource_type: str, props: Props, name: str = "") -> list[str]:
+    """Every route of a webhook listener says how it verifies its sender: a verifying source,
+    or an explicit `none`; a route without a source (or an unknown one) is a mistake."""
+    if resource_type != FUNCTION:
+        return []
+    routes = _listener_routes(props)
+    if routes is None:
+        return []
+    if not routes:
+        return [f"Lambda function '{name}' has a {LISTENER_CONFIG} without routes"]
+    problems = []
+    for route in routes:
+        source = route.get("source") if isinstance(route, dict) else None
+        if source != "none" and source not in VERIFYING_SOURCES:
+            shown = route.get("name") if isinstance(route, dict) else route
+            problems.append(
+                f"Lambda function '{name}' route {json.dumps(shown)} has source "
+                f"{json.dumps(source)}: give it one of {', '.join(sorted(VERIFYING_SOURCES))}, "
+                "or none to accept unauthenticated requests on purpose"
+            )
+    return problems
+
+
+def listener_open_routes(resource_type: str, props: Props, name: str = "") -> list[str]:
+    """Advisory: a route with source none accepts requests from anyone who knows its URL."""
+    if resource_type != FUNCTION:
+        return []
+    return [
+        f"Lambda function '{name}' route {json.dumps(route.get('name'))} "
+        f"({route.get('path')}) has source none: anyone who learns its URL can enqueue work; "
+        "verify its sender before pointing real senders at the stack"
+        for route in _listener_routes(props) or []
+        if isinstance(route, dict) and route.get("source") == "none"
+    ]
+
+
 RESOURCE_RULES = (
     python_runtime,
     queue_encryption,
@@ -238,7 +295,10 @@ RESOURCE_RULES = (
     public_lambda_permission,
     secret_environment,
     log_group_retention,
+    listener_routes_verified,
 )
+ADVISORY_RULES = (listener_open_routes,)
+"""Reported, never blocking: a stack may mean to have an open route (the original demo's)."""
 
 
 # ---------------------------------------------------------------- stack rules

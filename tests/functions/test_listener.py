@@ -903,3 +903,9 @@ def test_logs_are_json_lines_with_the_request_id_and_no_payload(
     ]
     assert lines[0]["message_id"] == body_of(ok)["message_id"]
     assert bad["statusCode"] == 400
+
+
+def test_the_listener_verifies_every_source_the_program_configures(listener: ModuleType) -> None:
+    from infra.routes import SOURCES
+
+    assert set(listener.senders.SOURCES) == set(SOURCES)

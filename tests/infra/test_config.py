@@ -44,6 +44,12 @@ def test_defaults_need_no_config():
     assert config.listener.route_secrets == ()
     assert config.stack.prefix == "async-webhook-dev"
     assert config.processor.visibility_timeout_seconds == 6 * config.processor.timeout_seconds
+    assert config.listener.reserved_concurrency == 20
+
+
+def test_reserved_concurrency_can_be_left_to_the_account_pool():
+    assert parse({"listenerReservedConcurrency": "none"}).listener.reserved_concurrency is None
+    assert parse({"listenerReservedConcurrency": "7"}).listener.reserved_concurrency == 7
 
 
 @pytest.mark.parametrize(
@@ -86,6 +92,7 @@ def test_defaults_need_no_config():
         ({"listenerMemoryMb": "64"}, "listenerMemoryMb", "between 128 and 10240"),
         ({"processorMemoryMb": "20000"}, "processorMemoryMb", "between 128 and 10240"),
         ({"listenerReservedConcurrency": "0"}, "listenerReservedConcurrency", "between 1"),
+        ({"listenerReservedConcurrency": "lots"}, "listenerReservedConcurrency", "or none"),
         ({"namePrefix": "my.app"}, "namePrefix", "letters, digits"),
         ({"namePrefix": "x" * 41}, "namePrefix", "1-40"),
         ({"namePrefix": "aws-x"}, "namePrefix", "must not start with 'aws' or 'ssm'"),

@@ -60,16 +60,20 @@ def _options() -> PolicyResourceOptions:
     )
 
 
-def test_pack_holds_every_rule_mandatory_but_the_heuristic(built):
+def test_pack_holds_every_rule_mandatory_but_the_advisory_ones(built):
     assert built.kwargs["name"] == "async-webhook"
     assert built.kwargs["enforcement_level"] == EnforcementLevel.MANDATORY
     policies = built.kwargs["policies"]
     names = {p.name for p in policies}
-    assert len(names) == len(policies) == len(rules.RESOURCE_RULES) + len(rules.STACK_RULES)
+    assert len(names) == len(policies)
+    assert len(policies) == (
+        len(rules.RESOURCE_RULES) + len(rules.ADVISORY_RULES) + len(rules.STACK_RULES)
+    )
     assert sum(isinstance(p, StackValidationPolicy) for p in policies) == len(rules.STACK_RULES)
     assert all(p.description for p in policies)
     levels = {p.name: p.enforcement_level for p in policies}
     assert levels.pop("lambda-env-no-secrets") == EnforcementLevel.ADVISORY
+    assert levels.pop("listener-open-routes") == EnforcementLevel.ADVISORY
     assert set(levels.values()) == {EnforcementLevel.MANDATORY}
 
 

@@ -317,3 +317,50 @@ def test_unknown_values_during_preview_propagate_instead_of_passing(find):
     props = unknown_checking_proxy({**mapping.props, "functionResponseTypes": UNKNOWN_STRING_VALUE})
     with pytest.raises(UnknownValueError):
         rules.report_batch_item_failures(mapping.type, props, mapping.name)
+
+
+# ----------------------------------------------------------------- listener routes
+
+
+def _listener_with_routes(find, routes: object) -> rules.Resource:
+    listener = find("listener")
+    variables = dict(listener.props["environment"]["variables"])
+    config = json.loads(variables["LISTENER_CONFIG"])
+    config["routes"] = routes
+    variables["LISTENER_CONFIG"] = json.dumps(config)
+    return _with(listener, environment={"variables": variables})
+
+
+@pytest.mark.parametrize(
+    ("route", "fires"),
+    [
+        ({"name": "gh", "path": "/g", "source": "github"}, False),
+        ({"name": "open", "path": "/o", "source": "none"}, False),
+        ({"name": "nosource", "path": "/n"}, True),
+        ({"name": "odd", "path": "/x", "source": "gitlab"}, True),
+        ({"name": "null", "path": "/x", "source": None}, True),
+    ],
+)
+def test_a_listener_route_must_verify_or_say_none(find, route, fires):
+    found = _check(rules.listener_routes_verified, _listener_with_routes(find, [route]))
+    assert bool(found) is fires, found
+    if fires:
+        assert json.dumps(route["name"]) in found[0] and "none" in found[0]
+
+
+def test_a_listener_without_routes_fires(find):
+    assert _check(rules.listener_routes_verified, _listener_with_routes(find, []))
+
+
+def test_open_routes_are_reported_as_advice(find):
+    # The dev stack keeps the original demo's open route on purpose: advice, never a block.
+    found = _check(rules.listener_open_routes, find("listener"))
+    assert len(found) == 1 and '"demo"' in found[0] and "/append_queue" in found[0]
+    signed = _listener_with_routes(find, [{"name": "gh", "path": "/g", "source": "github"}])
+    assert _check(rules.listener_open_routes, signed) == []
+
+
+def test_policy_pack_knows_the_same_sources_as_the_program():
+    from infra.routes import SOURCES
+
+    assert set(SOURCES) == rules.VERIFYING_SOURCES | {"none"}
