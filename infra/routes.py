@@ -61,7 +61,9 @@ SOURCES: Mapping[str, Source] = {
         "an HMAC of the body in a header of your choice",
     ),
     "token": Source(
-        "required", {"header": "authorization", "prefix": ""}, "a shared token in a header"
+        "required",
+        {"header": "authorization", "prefix": "Bearer "},
+        "a shared token in a header",
     ),
     "none": Source("forbidden", {}, "nothing: anyone who knows the URL may post"),
 }
@@ -105,8 +107,9 @@ class Route:
         return dict(self.options)[name]
 
     def to_listener(self) -> dict[str, Any]:
-        """The route as the listener reads it (docs/design.md, "The listener")."""
-        return {"name": self.name, "path": self.path, "source": self.source, **dict(self.options)}
+        """The route as the listener reads it (docs/design.md, "The listener"), JSON-ready."""
+        options = {k: list(v) if isinstance(v, tuple) else v for k, v in self.options}
+        return {"name": self.name, "path": self.path, "source": self.source, **options}
 
 
 DEFAULT_ROUTES = (Route(name="demo", path="/append_queue", source="none"),)

@@ -78,14 +78,16 @@ def sign(
             "webhook-signature": f"v1,{signature}",
         }
     if source == "hmac":
-        algorithm = route.get("algorithm", "sha256")
+        algorithm = route.get("algorithm")
         if algorithm not in _HMAC_ALGORITHMS or not route.get("header"):
             raise UsageError(f"route {route.get('name')!r}: hmac needs a header and sha1/256/512")
         digest = _hmac(key, body, algorithm)
-        encoded = digest.hex() if route.get("encoding", "hex") == "hex" else _b64(digest)
+        encoded = digest.hex() if route.get("encoding") == "hex" else _b64(digest)
         return {route["header"]: route.get("prefix", "") + encoded}
     if source == "token":
-        return {route.get("header", "Authorization"): route.get("prefix", "Bearer ") + secret}
+        if not route.get("header"):
+            raise UsageError(f"route {route.get('name')!r}: token needs its header")
+        return {route["header"]: route.get("prefix", "") + secret}
     if source in _NO_SECRET:
         return {}
     raise UsageError(f"route {route.get('name')!r}: cannot sign for source {source!r}")

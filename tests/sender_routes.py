@@ -8,6 +8,7 @@ functions/listener on sys.path (its handler.py would shadow the processor's). Im
 
 import base64
 import importlib.util
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +16,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from infra.routes import parse_routes
 from ops.signing import sign
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,38 +33,31 @@ def _load_senders() -> ModuleType:
 
 senders = _load_senders()
 
-ROUTES: dict[str, dict[str, Any]] = {
-    "strava": {
-        "name": "strava",
-        "path": "/strava",
-        "source": "strava",
-        "subscriptionIds": [271828],
-        "ownerIds": [],
-    },
-    "github": {"name": "gh", "path": "/github", "source": "github"},
-    "stripe": {"name": "stripe", "path": "/stripe", "source": "stripe", "toleranceSeconds": 300},
-    "slack": {"name": "slack", "path": "/slack", "source": "slack"},
-    "shopify": {"name": "shop", "path": "/shopify", "source": "shopify"},
-    "standard-webhooks": {"name": "sw", "path": "/std", "source": "standard-webhooks"},
-    "hmac": {
+CONFIGURED: list[dict[str, Any]] = [
+    {"name": "strava", "path": "/strava", "source": "strava", "subscriptionIds": [271828]},
+    {"name": "gh", "path": "/github", "source": "github"},
+    {"name": "stripe", "path": "/stripe", "source": "stripe", "toleranceSeconds": 300},
+    {"name": "slack", "path": "/slack", "source": "slack"},
+    {"name": "shop", "path": "/shopify", "source": "shopify"},
+    {"name": "sw", "path": "/std", "source": "standard-webhooks"},
+    {
         "name": "generic",
         "path": "/generic",
         "source": "hmac",
         "header": "X-Signature",
         "algorithm": "sha256",
         "encoding": "base64",
-        "prefix": "",
     },
-    "token": {
-        "name": "tok",
-        "path": "/tok",
-        "source": "token",
-        "header": "Authorization",
-        "prefix": "Bearer ",
-    },
-    "none": {"name": "open", "path": "/open", "source": "none"},
+    {"name": "tok", "path": "/tok", "source": "token"},
+    {"name": "open", "path": "/open", "source": "none"},
+]
+"""One route per source, as a stack file states them (the configuration contract)."""
+
+ROUTES: dict[str, dict[str, Any]] = {
+    route.source: route.to_listener() for route in parse_routes(json.dumps(CONFIGURED))
 }
-"""One route per source, exactly as in the configuration contract."""
+"""The same routes as the listener receives them: completed with the program's own defaults
+(infra/routes.py), so the verifier is tested on what a deployment hands it."""
 
 SIGNED = ("github", "stripe", "slack", "shopify", "standard-webhooks", "hmac")
 """Sources whose signature covers the body."""

@@ -223,6 +223,10 @@ def _route(entry: Any, errors: list[str]) -> Route | None:
     if problem is not None:
         errors.append(f"LISTENER_CONFIG.routes: route {name!r} needs {problem}")
         return None
+    problems = senders.route_problems(entry)  # its options, so no request meets a bad route
+    if problems:
+        errors.extend(f"LISTENER_CONFIG.routes: {p}" for p in problems)
+        return None
     return Route(str(name), _canonical_path(str(path)), str(source), entry, parameter or None)
 
 
@@ -502,9 +506,10 @@ def _enqueue(
     if SETTINGS.fifo:
         params["MessageGroupId"] = _group_id(document)
         if delivery_id is not None:
-            # The sender's own id: its retries collapse even when a body differs (a new
-            # signature timestamp in a header does not change the body, but a resend may).
-            params["MessageDeduplicationId"] = _sqs_id(delivery_id)
+            # The sender's own id: its retries collapse even when a body differs (a resend may
+            # carry a new timestamp inside it). Prefixed with the route, so that two senders'
+            # ids on one queue can never collide.
+            params["MessageDeduplicationId"] = _sqs_id(f"{route.name}:{delivery_id}")
     message_id, reason, attempts = _send(params, request_id)
     fields = {"size": size, "attempts": attempts}
     if message_id is None:

@@ -2,7 +2,7 @@
 
 The listener's URL is public, so without this check anyone who learns it can fill the queue. Each
 route names a `source`; this module knows how each source proves itself (docs/design.md,
-'Verifying senders'). Standard library only: it is part of the listener's cold start.
+'Routes and sender verification'). Standard library only: it is part of the listener's cold start.
 
 API:
   verify(route, headers, body, secrets, now) -> Verdict
@@ -50,12 +50,9 @@ TIMESTAMPED = frozenset({"stripe", "slack", "standard-webhooks"})
 """Sources that sign a timestamp, so a replay is refused once it is toleranceSeconds old."""
 UNSIGNED = frozenset({"strava", "none"})
 """Sources that need no secret (Strava's verify token serves only the GET handshake)."""
-DEFAULT_TOLERANCE_SECONDS = 300
 MAX_TOLERANCE_SECONDS = 3600
 HMAC_ALGORITHMS = ("sha256", "sha1", "sha512")
 HMAC_ENCODINGS = ("hex", "base64")
-TOKEN_DEFAULTS = {"header": "Authorization", "prefix": "Bearer "}
-HMAC_DEFAULTS = {"algorithm": "sha256", "encoding": "hex", "prefix": ""}
 
 _OWNED_KEYS = {
     "toleranceSeconds": TIMESTAMPED,
@@ -103,12 +100,13 @@ def _whole(value: Any) -> bool:
 
 
 def _tolerance(route: Mapping[str, Any]) -> Any:
-    return route.get("toleranceSeconds", DEFAULT_TOLERANCE_SECONDS)
+    return route.get("toleranceSeconds")
 
 
 def _option(route: Mapping[str, Any], key: str) -> Any:
-    defaults = TOKEN_DEFAULTS if route.get("source") == "token" else HMAC_DEFAULTS
-    return route.get(key, defaults.get(key))
+    # No defaults here: the program writes every option of a route (infra/routes.py owns the
+    # defaults), so a missing one is a deploy bug that route_problems reports.
+    return route.get(key)
 
 
 def standard_webhooks_key(secret: str) -> bytes | None:
@@ -144,7 +142,7 @@ def route_problems(route: Mapping[str, Any], secrets: Sequence[str] | None = Non
             )
     if source == "strava":
         for key in ("subscriptionIds", "ownerIds"):
-            ids = route.get(key, [])
+            ids = route.get(key)
             if not isinstance(ids, list) or not all(_whole(i) and i >= 0 for i in ids):
                 problems.append(f"{where}: {key}={ids!r}: expected a list of Strava ids (integers)")
     if source in ("hmac", "token"):

@@ -282,7 +282,7 @@ def test_route_options_get_their_defaults_and_header_names_are_lower_cased():
         "encoding": "hex",
         "prefix": "",
     }
-    assert dict(by_name["t"].options) == {"header": "authorization", "prefix": ""}
+    assert dict(by_name["t"].options) == {"header": "authorization", "prefix": "Bearer "}
     assert config.listener.secrets["h"] == ("new", "old")
     assert "new" not in repr(config)
 
