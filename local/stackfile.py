@@ -27,13 +27,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import ruamel.yaml
 import yaml
 import yaml.nodes
 import yaml.resolver
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark
 from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.tokens import CommentToken
 
 from local.secrets import (
     PASSPHRASE_FILE_VAR,
@@ -180,7 +183,7 @@ def set_config(
     except RuamelYAMLError as exc:
         raise StackFileError(f"{file} is not valid YAML: {exc}") from exc
     doc = CommentedMap() if loaded is None else loaded
-    if not isinstance(doc, dict):
+    if not isinstance(doc, CommentedMap):
         raise StackFileError(f"{file} must be a YAML mapping")
 
     new: Any
@@ -193,15 +196,19 @@ def set_config(
         new = _quoted(value)
 
     if doc.get("config") is None:
-        doc["config"] = CommentedMap()
+        _add_last(doc, "config", CommentedMap())
     config = doc["config"]
-    if not isinstance(config, dict):
+    if not isinstance(config, CommentedMap):
         raise StackFileError(f"{file}: 'config' must be a mapping")
     file_key = next((k for k in config if _full_key(project, str(k)) == full_key), full_key)
-    if len(elements) == 1:
-        config[file_key] = new
+    if len(elements) > 1:
+        new_top = _set_in(config.get(file_key), [elements[0]], elements[1:], new, full_key)
     else:
-        config[file_key] = _set_in(config.get(file_key), [elements[0]], elements[1:], new, full_key)
+        new_top = new
+    if file_key in config:
+        config[file_key] = new_top
+    else:
+        _add_last(config, file_key, new_top)
 
     out = io.StringIO()
     _round_trip().dump(doc, out)
@@ -619,7 +626,7 @@ def _crypter_for_writing(file: Path, doc: Any, env: Mapping[str, str]) -> Crypte
             "the local cloud writes no secret here"
         )
     crypter, state = Crypter.create(passphrase)
-    doc[SALT_KEY] = state
+    _add_last(doc, SALT_KEY, state)
     return crypter
 
 
@@ -660,7 +667,7 @@ def _set_in(
     if not path:
         return new
     head = path[0]
-    if isinstance(node, list | dict) and not _is_secure(node):
+    if isinstance(node, CommentedSeq | CommentedMap) and not _is_secure(node):
         pass
     elif node is None or len(prefix) == 1:
         node = _new_container(head)
@@ -669,14 +676,15 @@ def _set_in(
         raise StackFileError(f"could not set {format_path(key, prefix[1:])}: expected {wanted}")
     here = [*prefix, head]
     where = format_path(key, here[1:])
-    if isinstance(node, list):
+    if isinstance(node, CommentedSeq):
         if not isinstance(head, int):
             raise StackFileError(f"could not set {where}: key for an array must be an int")
         if not 0 <= head <= len(node):
             raise StackFileError(f"could not set {where}: array index out of range")
         if head == len(node):
-            node.append(None)
-        node[head] = _set_in(node[head], here, path[1:], new, key)
+            _add_last(node, head, _set_in(None, here, path[1:], new, key))
+        else:
+            node[head] = _set_in(node[head], here, path[1:], new, key)
     else:
         if not isinstance(head, str):
             raise StackFileError(f"could not set {where}: key for a map must be a string")
@@ -684,8 +692,83 @@ def _set_in(
             raise StackFileError(
                 f'could not set {where}: maps with the single key "secure" are reserved'
             )
-        node[head] = _set_in(node.get(head), here, path[1:], new, key)
+        if head in node:
+            node[head] = _set_in(node[head], here, path[1:], new, key)
+        else:
+            _add_last(node, head, _set_in(None, here, path[1:], new, key))
     return node
+
+
+# ruamel keeps a comment that follows an entry on that entry's last (deepest) node, so an entry
+# appended after it would land below comments that close an outer level, a file's footer say.
+# The CLI appends new keys above those. Moving them reaches into ruamel's comment records
+# (`.ca.items`: slot 2 of a map key, slot 0 of a list item), written for these versions only;
+# on any other the comments stay where ruamel puts them, still whole.
+_COMMENT_LAYOUT_KNOWN = ruamel.yaml.version_info[:2] in ((0, 18), (0, 19))
+
+
+def _add_last(container: CommentedMap | CommentedSeq, slot: PathElement, value: Any) -> None:
+    """Appends an entry (a new key, or the item at `len(list)`) and moves any comment lines
+    that close an outer level from the previous last entry to below the new one."""
+    previous: PathElement | None
+    if isinstance(container, CommentedSeq):
+        previous = len(container) - 1 if container else None
+        container.append(value)
+    else:
+        previous = next(reversed(container), None)
+        container[slot] = value
+    empty = isinstance(value, CommentedMap | CommentedSeq) and not value
+    if previous is None or empty or not _COMMENT_LAYOUT_KNOWN or container.lc.col is None:
+        return
+    for node, at in reversed(_last_nodes(container, previous)):
+        index = 0 if isinstance(node, CommentedSeq) else 2
+        entry = node.ca.items.get(at)
+        token = entry[index] if entry and len(entry) > index else None
+        if token is None:
+            continue
+        keep, move = _split_foot(token.value, container.lc.col)
+        if move:
+            if keep.strip():
+                token.value = keep
+            else:
+                entry[index] = None
+            node, at = _last_nodes(container, slot)[-1]
+            index = 0 if isinstance(node, CommentedSeq) else 2
+            record = node.ca.items.setdefault(at, [None, None, None, None])
+            record[index] = CommentToken("\n" + move, CommentMark(0))
+        return
+
+
+def _last_nodes(container: Any, slot: PathElement) -> list[tuple[Any, PathElement]]:
+    """(container, slot), then down through the last entry of each nested map or list."""
+    chain = [(container, slot)]
+    child = container[slot]
+    while isinstance(child, CommentedMap | CommentedSeq) and child:
+        last = len(child) - 1 if isinstance(child, CommentedSeq) else next(reversed(child))
+        chain.append((child, last))
+        child = child[last]
+    return chain
+
+
+def _split_foot(comment: str, column: int) -> tuple[str, str]:
+    """Splits a trailing comment into what belongs to its entry (the end-of-line comment and
+    lines indented as the entry, directly below it) and what closes an outer level: lines
+    indented less, or as much but after a blank line, with the blank lines before them."""
+    first, newline, rest = comment.partition("\n")
+    lines = rest.splitlines(keepends=True)
+    after_blank = False
+    for i, line in enumerate(lines):
+        if not line.strip():
+            after_blank = True
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if indent < column or (indent == column and after_blank):
+            start = i
+            while start > 0 and not lines[start - 1].strip():
+                start -= 1
+            return first + newline + "".join(lines[:start]), "".join(lines[start:])
+        after_blank = False
+    return comment, ""
 
 
 def _check_reads_back(
