@@ -63,11 +63,15 @@ def read_passphrase(environ: Mapping[str, str] | None = None) -> str | None:
     if not file_name:
         return None
     path = Path(file_name).absolute()
+    reason = "not UTF-8 text"
     try:
-        return path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise SecretsError(f"unable to read {PASSPHRASE_FILE_VAR} {path}: {reason}") from None
+        return path.read_bytes().decode("utf-8").strip()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    except UnicodeDecodeError:
+        pass
+    # Raised outside the handler: a decode error's context would carry the file's bytes.
+    raise SecretsError(f"unable to read {PASSPHRASE_FILE_VAR} {path}: {reason}")
 
 
 @functools.lru_cache(maxsize=16)
@@ -153,4 +157,6 @@ class Crypter:
         try:
             return plain.decode("utf-8")
         except UnicodeDecodeError:
-            raise CiphertextError("the decrypted value is not UTF-8 text") from None
+            pass
+        # Raised outside the handler: the decode error's context holds the plaintext bytes.
+        raise CiphertextError("the decrypted value is not UTF-8 text")
