@@ -351,6 +351,22 @@ def test_set_follows_the_clis_path_rules(tmp_path: Path):
     assert '  async-webhook:a.b: "5"\n' in (project / "Pulumi.dev.yaml").read_text()
 
 
+def test_text_that_yaml_would_read_as_a_number_is_quoted_and_checked(tmp_path: Path, monkeypatch):
+    # GIVEN a value YAML 1.1 readers take for a number (sexagesimal 1:20 is 80)
+    project = _project(tmp_path, "config: {}\n")
+    set_config(project, "dev", "clock", "1:20", environ={})
+    # THEN it is written quoted and reads back as the text it was
+    assert '  async-webhook:clock: "1:20"\n' in (project / "Pulumi.dev.yaml").read_text()
+    assert load_stack_config(project, "dev", {}).values["async-webhook:clock"] == "1:20"
+
+    # AND were the quoting ever to miss one, the write is refused and the file left alone
+    monkeypatch.setattr("local.stackfile._quoted", lambda value: value)
+    before = (project / "Pulumi.dev.yaml").read_text()
+    with pytest.raises(StackFileError, match="would not read back"):
+        set_config(project, "dev", "other", "1:30", environ={})
+    assert (project / "Pulumi.dev.yaml").read_text() == before
+
+
 @pytest.mark.parametrize(
     ("key", "message"),
     [
