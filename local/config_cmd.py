@@ -12,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from local.stackfile import StackFileError, get_config, set_config
+from local.stackfile import StackFileError, get_config
+from local.stackfile_write import set_config
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -25,16 +25,9 @@ from pulumi_vectors import (
 )
 
 from local.cli import main
-from local.stackfile import (
-    StackFileError,
-    get_config,
-    go_json,
-    load_stack_config,
-    parse_config_key,
-    parse_property_path,
-    secret_env_var,
-    set_config,
-)
+from local.config_values import go_json, parse_config_key, parse_property_path
+from local.stackfile import StackFileError, get_config, load_stack_config, secret_env_var
+from local.stackfile_write import set_config
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = ROUNDTRIP_PASSPHRASE  # its key is derived once and cached for the module
@@ -360,7 +353,7 @@ def test_text_that_yaml_would_read_as_a_number_is_quoted_and_checked(tmp_path: P
     assert load_stack_config(project, "dev", {}).values["async-webhook:clock"] == "1:20"
 
     # AND were the quoting ever to miss one, the write is refused and the file left alone
-    monkeypatch.setattr("local.stackfile._quoted", lambda value: value)
+    monkeypatch.setattr("local.stackfile_write._quoted", lambda value: value)
     before = (project / "Pulumi.dev.yaml").read_text()
     with pytest.raises(StackFileError, match="would not read back"):
         set_config(project, "dev", "other", "1:30", environ={})
