@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from local import config_cmd
 from local.cloud import STATE_DIR, LocalCloud, StackBusyError
 from local.provider import LocalResourceError, UnsupportedResourceError
 from local.stackfile import StackFileError
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         elif name == "output":
             sub.add_argument("name", nargs="?", help="one output to print, bare")
             sub.add_argument("--json", action="store_true", help="print as JSON")
+    config_cmd.add_parser(commands)
     return parser
 
 
@@ -160,4 +162,6 @@ def main(argv: list[str] | None = None, started: float | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "up":
         return up(args, time.monotonic() if started is None else started)
+    if args.command == "config":
+        return config_cmd.run(args)
     return env(args) if args.command == "env" else output(args)
