@@ -56,7 +56,8 @@ class Secret:
     def __repr__(self) -> str:
         return "Secret('***')"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        return "***"
 
 
 @dataclass(frozen=True)

@@ -464,8 +464,8 @@ def test_verbose_shows_each_call_with_secrets_hidden(
 
     _, err = output(capsys)
     assert f"POST {fake_strava.url}/push_subscriptions (client_id={CLIENT_ID}, " in err
-    assert "client_secret=Secret('***')" in err
-    assert "verify_token=Secret('***')" in err
+    assert "client_secret=***" in err
+    assert "verify_token=***" in err
     assert f"GET {fake_strava.url}/push_subscriptions" in err
     assert "-> 201 in " in err
     assert "rate limit usage 1,1 of 600,30000" in err
