@@ -493,6 +493,21 @@ def test_the_handshake_command_does_not_show_the_token_when_unreachable(
 
 
 @pytest.mark.usefixtures("app")
+@pytest.mark.parametrize("command", [["view"], ["unsubscribe", "--id", "7", "--yes"]])
+def test_an_unreachable_api_is_an_error_without_the_secret(
+    closed_port: int, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    # The client secret travels in the query of GET and DELETE, as Strava documents
+    api_url = f"http://127.0.0.1:{closed_port}/api/v3"
+
+    code = main(["strava", *command, "--api-url", api_url])
+
+    _, err = output(capsys)
+    assert code == 1
+    assert f"cannot reach {api_url}/push_subscriptions" in err
+
+
+@pytest.mark.usefixtures("app")
 def test_rate_limits_are_explained(
     fake_strava: FakeStrava, capsys: pytest.CaptureFixture[str]
 ) -> None:
