@@ -1,9 +1,9 @@
 """`strava subscribe / view / unsubscribe` against a fake of Strava's API and the real listener.
 
-The listener is functions/listener/handler.py itself, in-process behind a small HTTP adapter
-that speaks the Function URL's payload format 2.0 (local/function_url.py's event and response
-mapping), with its verify token in moto's SSM. The fake Strava (fake_strava.py) makes its own
-handshake GET against it before it answers a create, as Strava does.
+The listener is functions/listener/handler.py itself, called in this process behind the local
+cloud's Function URL server (payload format 2.0 both ways), with its verify token in moto's
+SSM. The fake Strava (fake_strava.py) makes its own handshake GET against it before it
+answers a create, as Strava does.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ import json
 import os
 import socket
 import sys
-import threading
-import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +23,7 @@ import pytest
 from fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava, serve_strava
 from moto import mock_aws
 
-from local.function_url import build_event, response_from_invocation
+from local.function_url import FunctionUrlServer
 from local.lambda_runtime import Invocation
 from ops import strava, webhook
 from ops.cli import main
@@ -85,42 +82,22 @@ def _import_listener() -> Any:
             sys.modules.pop(name, None)
 
 
-def _serve(handler: Callable[[dict[str, Any], Any], Any]) -> ThreadingHTTPServer:
-    """HTTP on 127.0.0.1 -> payload-2.0 event -> handler -> HTTP, as a Function URL does."""
+class InProcessFunction:
+    """A handler called in this process, shaped as the local cloud's Function URL server
+    expects of a function (name, arn, logs, invoke), without its worker processes."""
 
-    class Adapter(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            request_id = str(uuid.uuid4())
-            event = build_event(
-                method=self.command,
-                target=self.path,
-                headers=self.headers.items(),
-                body=body,
-                source_ip=self.client_address[0],
-                url_id="strava-tests",
-                request_id=request_id,
-            )
-            result = handler(event, None)
-            response = response_from_invocation(
-                Invocation(request_id=request_id, duration_ms=0.0, payload=result)
-            )
-            self.send_response(response.status)
-            for name, value in response.headers:
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
+    name = "listener"
+    arn = f"arn:aws:lambda:{REGION}:123456789012:function:listener"
 
-        do_GET = do_POST = _serve
+    def __init__(self, handler: Callable[[dict[str, Any], Any], Any]) -> None:
+        self.handler = handler
+        self.logs = self
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+    def write(self, name: str, line: str) -> None:
+        print(f"{name} | {line}", file=sys.stderr)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Adapter)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
-    return server
+    def invoke(self, event: dict[str, Any], *, request_id: str) -> Invocation:
+        return Invocation(request_id=request_id, duration_ms=0.0, payload=self.handler(event, None))
 
 
 @pytest.fixture(scope="module")
@@ -144,15 +121,10 @@ def listener() -> Iterator[str]:
             ]
             for name, value in _listener_environment(queue_url).items():
                 env.setenv(name, value)
-            server = _serve(_import_listener().handler)
-            url = f"http://127.0.0.1:{server.server_address[1]}/"
-            # Warm: the listener reads its token from SSM on the first handshake only.
-            assert webhook.check_handshake(url + "strava", TOKEN, timeout=30).ok
-            try:
-                yield url
-            finally:
-                server.shutdown()
-                server.server_close()
+            with FunctionUrlServer(InProcessFunction(_import_listener().handler)) as server:
+                # Warm: the listener reads its token from SSM on the first handshake only.
+                assert webhook.check_handshake(server.url + "strava", TOKEN, timeout=30).ok
+                yield server.url
 
 
 @pytest.fixture
@@ -238,65 +210,66 @@ def test_subscribe_checks_the_handshake_then_creates_the_subscription(
 
 
 @pytest.mark.usefixtures("app")
-def test_a_wrong_token_is_refused_before_strava_is_called(
-    fake_strava: FakeStrava, listener: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = subscribe(fake_strava, listener + "strava", token="not-the-listener-token")
-
-    _, err = output(capsys)
-    assert code == 1
-    assert fake_strava.requests == []
-    assert "Strava was not called" in err
-    assert "answered 403" in err
-    assert "verify token mismatch" in err
-    assert "the listener refused the verify token" in err
-    assert "not-the-listener-token" not in err
-
-
-@pytest.mark.usefixtures("app")
-def test_a_path_the_listener_does_not_serve_is_refused_before_strava_is_called(
-    fake_strava: FakeStrava, listener: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = subscribe(fake_strava, listener + "append_queue_typo")
-
-    _, err = output(capsys)
-    assert code == 1
-    assert fake_strava.requests == []
-    assert "answered 404" in err
-    assert "nothing answers at that path" in err
-
-
-@pytest.mark.usefixtures("app")
-def test_an_unreachable_callback_is_refused_before_strava_is_called(
-    fake_strava: FakeStrava, closed_port: int, capsys: pytest.CaptureFixture[str]
-) -> None:
-    callback = f"http://127.0.0.1:{closed_port}/strava"
-
-    code = subscribe(fake_strava, callback)
-
-    _, err = output(capsys)
-    assert code == 1
-    assert fake_strava.requests == []
-    assert f"cannot reach {callback}" in err  # without the query: it holds the token
-    assert "Strava could not reach it either" in err
-
-
-@pytest.mark.usefixtures("app")
-def test_a_callback_slower_than_strava_allows_is_refused_before_strava_is_called(
+@pytest.mark.parametrize(
+    ("where", "path", "token", "expected"),
+    [
+        pytest.param(
+            "listener",
+            "strava",
+            "not-the-listener-token",
+            ["answered 403", "verify token mismatch", "the listener refused the verify token"],
+            id="wrong token",
+        ),
+        pytest.param(
+            "listener",
+            "append_queue_typo",
+            TOKEN,
+            ["answered 404", "nothing answers at that path"],
+            id="path the listener does not serve",
+        ),
+        pytest.param(
+            "closed_port",
+            "strava",
+            TOKEN,
+            ["cannot reach {callback}:", "Strava could not reach it either"],
+            id="unreachable",
+        ),
+        pytest.param(
+            "silent_port",
+            "strava",
+            TOKEN,
+            ["did not answer the handshake within 0.1 s, Strava's deadline"],
+            id="slower than Strava allows",
+        ),
+    ],
+)
+def test_a_failing_handshake_is_explained_and_strava_is_not_called(
     fake_strava: FakeStrava,
-    silent_port: int,
+    request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    where: str,
+    path: str,
+    token: str,
+    expected: list[str],
 ) -> None:
-    # Strava's 2 s, shortened so that the test does not wait for it
-    monkeypatch.setattr(strava, "HANDSHAKE_DEADLINE_SECONDS", 0.1)
-
-    code = subscribe(fake_strava, f"http://127.0.0.1:{silent_port}/strava")
-
+    # GIVEN a callback whose handshake fails (the real listener, or a port that refuses
+    # connections or never answers, with Strava's 2 s shortened so that the test does not wait)
+    if where == "listener":
+        callback = request.getfixturevalue("listener") + path
+    else:
+        monkeypatch.setattr(strava, "HANDSHAKE_DEADLINE_SECONDS", 0.1)
+        callback = f"http://127.0.0.1:{request.getfixturevalue(where)}/{path}"
+    # WHEN subscribing
+    code = subscribe(fake_strava, callback, token=token)
+    # THEN the reason is given, and Strava was never called
     _, err = output(capsys)
     assert code == 1
     assert fake_strava.requests == []
-    assert "did not answer the handshake within 0.1 s, Strava's deadline" in err
+    assert "not subscribed (Strava was not called)" in err
+    for fragment in expected:
+        assert fragment.format(callback=callback) in err
+    assert token not in err
 
 
 @pytest.mark.usefixtures("app")
@@ -554,38 +527,30 @@ def test_view_shows_the_subscription(
 
 
 @pytest.mark.usefixtures("app")
-def test_unsubscribe_asks_first_and_deletes_nothing_on_no(
-    fake_strava: FakeStrava, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(("answer", "code"), [("n", 1), ("", 1), ("y", 0)])
+def test_unsubscribe_asks_first_and_deletes_only_on_yes(
+    fake_strava: FakeStrava,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    answer: str,
+    code: int,
 ) -> None:
+    # GIVEN a subscription   WHEN unsubscribing without --id or --yes, answering the question
     existing = fake_strava.add("https://old.example/strava")
-    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{answer}\n"))
 
-    code = main(["strava", "unsubscribe", "--api-url", fake_strava.url])
+    assert main(["strava", "unsubscribe", "--api-url", fake_strava.url]) == code
 
+    # THEN the question names the one `view` finds; only "y" deletes it, as Strava documents
     out, _ = output(capsys)
-    assert code == 1
     assert (
         f"delete Strava subscription {existing['id']} (callback https://old.example/strava)?" in out
     )
-    assert "nothing deleted" in out
-    assert list(fake_strava.subscriptions.values()) == [existing]
-    assert [r["method"] for r in fake_strava.requests] == ["GET"]
-
-
-@pytest.mark.usefixtures("app")
-def test_unsubscribe_deletes_the_subscription_view_finds_on_yes(
-    fake_strava: FakeStrava, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    existing = fake_strava.add("https://old.example/strava")
-    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
-
-    code = main(["strava", "unsubscribe", "--api-url", fake_strava.url])
-
-    out, _ = output(capsys)
-    assert code == 0
-    assert (
-        f"delete Strava subscription {existing['id']} (callback https://old.example/strava)?" in out
-    )
+    if code:
+        assert "nothing deleted" in out
+        assert list(fake_strava.subscriptions.values()) == [existing]
+        assert [r["method"] for r in fake_strava.requests] == ["GET"]
+        return
     assert f"unsubscribed: subscription {existing['id']} deleted" in out
     assert fake_strava.subscriptions == {}
     deleted = fake_strava.requests[-1]
@@ -653,6 +618,12 @@ def write_project(tmp_path: Path, config: dict[str, Any], listener_url: str = ""
     return tmp_path
 
 
+def subscribe_from_stack(fake: FakeStrava, project: Path, *flags: str) -> int:
+    """Stack test of `project`, served locally: its outputs and its Pulumi.test.yaml."""
+    stack = ["--local", "-s", "test", "-C", str(project)]
+    return main(["strava", "subscribe", *stack, "--api-url", fake.url, *flags])
+
+
 STRAVA_ROUTE = {"name": "strava", "path": ROUTE, "source": "strava"}
 DEMO_ROUTE = {"name": "demo", "path": "/append_queue", "source": "none"}
 ENCRYPTED = {"secure": "v1:bm90IHJlYWxseSBlbmNyeXB0ZWQ="}
@@ -678,19 +649,7 @@ def test_subscribe_defaults_to_the_stack_listener_and_strava_route(
     )
     monkeypatch.setenv("LOCAL_SECRET_ROUTE_SECRETS", json.dumps({"strava": TOKEN}))
     # WHEN subscribing with no callback URL and no token
-    code = main(
-        [
-            "strava",
-            "subscribe",
-            "--local",
-            "-s",
-            "test",
-            "-C",
-            str(project),
-            "--api-url",
-            fake_strava.url,
-        ]
-    )
+    code = subscribe_from_stack(fake_strava, project)
     # THEN the callback is the listener URL plus the route's path, with the route's token
     output(capsys)
     assert code == 0
@@ -775,20 +734,7 @@ def test_what_the_stack_cannot_say_is_asked_for(
 ) -> None:
     project = write_project(tmp_path, config, listener_url="http://127.0.0.1:9/")
 
-    code = main(
-        [
-            "strava",
-            "subscribe",
-            "--local",
-            "-s",
-            "test",
-            "-C",
-            str(project),
-            "--api-url",
-            fake_strava.url,
-            *flags,
-        ]
-    )
+    code = subscribe_from_stack(fake_strava, project, *flags)
 
     _, err = output(capsys)
     assert code == 2
