@@ -3,7 +3,8 @@
 Where the stack's URLs come from, in order: the flags (--url, --queue-url, --dlq-url); else,
 with --local, the local cloud being served (`python -m local up`, .local/<stack>/); else
 `pulumi stack output --json` of the project folder. Exit status: 0 ok, 1 the operation failed,
-2 bad input or configuration (nothing was sent).
+2 bad input or configuration (nothing was sent). `strava subscribe / view / unsubscribe` act as
+your Strava application: $STRAVA_CLIENT_ID and $STRAVA_CLIENT_SECRET (ops/strava.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ops import dlq, strava, webhook
 from ops.errors import OpsError, UsageError
@@ -219,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
 
-def _strava(args: argparse.Namespace, out: Any) -> int:
+def _strava(args: argparse.Namespace, out: TextIO) -> int:
     api = strava.StravaApi(
         args.api_url, strava.credentials(os.environ), log=sys.stderr if args.verbose else None
     )

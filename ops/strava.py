@@ -1,7 +1,7 @@
 """`strava subscribe / view / unsubscribe`: the application's push subscription, checked first.
 
 Strava's Webhook Events API keeps one push subscription per application, managed with the
-application's client id and secret (https://developers.strava.com/docs/webhooks/):
+application's client id and secret:
 
   POST   {api}/push_subscriptions       form: client_id, client_secret, callback_url, verify_token
   GET    {api}/push_subscriptions       ?client_id&client_secret: a list of subscriptions

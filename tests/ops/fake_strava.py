@@ -1,18 +1,18 @@
 """A fake of Strava's push subscription API on 127.0.0.1, as Strava documents it.
 
-https://developers.strava.com/docs/webhooks/ ("Subscriptions"): one subscription per
-application; POST /push_subscriptions takes the form fields client_id, client_secret,
-callback_url and verify_token, and before it answers Strava GETs the callback with
-hub.mode=subscribe, hub.challenge and hub.verify_token, expecting a 200 with
+One subscription per application. POST /push_subscriptions takes the form fields client_id,
+client_secret, callback_url and verify_token; before it answers, Strava GETs the callback with
+hub.mode=subscribe, hub.challenge and hub.verify_token and expects a 200 with
 {"hub.challenge": <the challenge>} within two seconds. GET /push_subscriptions lists,
 DELETE /push_subscriptions/{id} answers 204. The handshake here is a real HTTP call to the
 callback, so the listener under test answers it as it would answer Strava.
 
-Status codes and bodies follow Strava's: 201 with the subscription (as recorded from the real
-API in dblock/strava-ruby-client, spec/fixtures/strava/webhooks/), errors as Strava's Fault
-{"message", "errors": [{"resource", "field", "code"}]}. The docs give no error bodies; these are
-the ones Strava users report ("already exists", "callback url" / "not verifiable"), and for bad
-credentials and rate limits an assumption in the same shape (401 "Authorization Error"; 429).
+Answers have Strava's shapes: 201 with the whole subscription on a create (as the real API
+answers), errors as Strava's Fault {"message", "errors": [{"resource", "field", "code"}]} with
+the X-RateLimit-Limit / X-RateLimit-Usage headers Strava sends on every answer. Strava documents
+no error bodies for this API: "already exists" and "callback url" / "not verifiable" are what it
+is seen to answer; 401 "Authorization Error" for bad credentials, 404 for an unknown id and the
+429 body are assumptions in the same shape.
 """
 
 from __future__ import annotations
