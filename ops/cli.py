@@ -3,7 +3,8 @@
 Where the stack's URLs come from, in order: the flags (--url, --queue-url, --dlq-url); else,
 with --local, the local cloud being served (`python -m local up`, .local/<stack>/); else
 `pulumi stack output --json` of the project folder. Exit status: 0 ok, 1 the operation failed,
-2 bad input or configuration (nothing was sent).
+2 bad input or configuration (nothing was sent). `strava subscribe / view / unsubscribe` act as
+your Strava application: $STRAVA_CLIENT_ID and $STRAVA_CLIENT_SECRET (ops/strava.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from ops import dlq, webhook
+from ops import dlq, strava, webhook
 from ops.errors import OpsError, UsageError
 from ops.outputs import Stack, resolve
 
@@ -61,14 +62,16 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--count", type=_positive, default=1, help="send each file N times")
     send.add_argument("--timeout", type=float, default=webhook.DEFAULT_TIMEOUT_SECONDS)
 
-    strava = commands.add_parser("strava", help="Strava-specific checks").add_subparsers(
-        dest="strava_command", required=True, metavar="COMMAND"
-    )
+    strava_commands = commands.add_parser(
+        "strava", help="Strava: handshake check, push subscription"
+    ).add_subparsers(dest="strava_command", required=True, metavar="COMMAND")
     text = (
         "simulate Strava's subscription handshake (GET with hub.challenge) and check that the "
         "listener echoes the challenge; exit 0 if it does, 1 if not"
     )
-    handshake = strava.add_parser("handshake", parents=[source], help=text, description=text)
+    handshake = strava_commands.add_parser(
+        "handshake", parents=[source], help=text, description=text
+    )
     handshake.add_argument(
         "--token",
         help="the verify token (default: $STRAVA_VERIFY_TOKEN, else $LOCAL_SECRET_VERIFY_TOKEN)",
@@ -76,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     handshake.add_argument("--url", help="listener URL (default: output listener_url)")
     handshake.add_argument("--path", default=webhook.DEFAULT_PATH, help="default: %(default)s")
     handshake.add_argument("--timeout", type=float, default=webhook.DEFAULT_TIMEOUT_SECONDS)
+    _strava_subscription_commands(strava_commands, source)
 
     queues = commands.add_parser("dlq", help="count, peek at or redrive the dead-letter queue")
     dlq_commands = queues.add_subparsers(dest="dlq_command", required=True, metavar="COMMAND")
@@ -107,6 +111,43 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--max", type=_positive, help="move at most N (default: all)")
             sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
+
+
+def _strava_subscription_commands(commands: Any, source: argparse.ArgumentParser) -> None:
+    """subscribe / view / unsubscribe: the application's push subscription (ops/strava.py)."""
+    api = argparse.ArgumentParser(add_help=False)
+    group = api.add_argument_group(
+        f"the Strava application (${strava.CLIENT_ID_VARIABLE}, ${strava.CLIENT_SECRET_VARIABLE})"
+    )
+    group.add_argument("--api-url", default=strava.DEFAULT_API_URL, help="default: %(default)s")
+    group.add_argument(
+        "-v", "--verbose", action="store_true", help="print each API call (secrets as ***)"
+    )
+    text = (
+        "create the application's push subscription: first play Strava's handshake against the "
+        "callback (a wrong token or an unreachable listener stops here, before Strava is "
+        "called), then ask Strava, which repeats it, and print the subscription id"
+    )
+    subscribe = commands.add_parser("subscribe", parents=[source, api], help=text, description=text)
+    subscribe.add_argument(
+        "--callback-url", help="default: output listener_url + the Strava route's path"
+    )
+    subscribe.add_argument(
+        "--verify-token",
+        help=f"default: ${strava.TOKEN_VARIABLE}, else routeSecrets.<route> of the stack file",
+    )
+    subscribe.add_argument("--route", help="the Strava route to use when the stack has several")
+    subscribe.add_argument(
+        "--skip-handshake-check",
+        action="store_true",
+        help="for a callback Strava can reach but this machine cannot; Strava still checks",
+    )
+    text = "show the application's subscription (id, callback URL, created, updated), or none"
+    commands.add_parser("view", parents=[api], help=text, description=text)
+    text = "delete the subscription (default: the one `view` shows); asks first unless --yes"
+    unsubscribe = commands.add_parser("unsubscribe", parents=[api], help=text, description=text)
+    unsubscribe.add_argument("--id", type=_positive, help="the subscription id (default: view's)")
+    unsubscribe.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
 def _stack(args: argparse.Namespace, needed: tuple[str, ...]) -> Stack:
@@ -151,6 +192,8 @@ def run(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             out=out,
         )
+    if args.command == "strava" and args.strava_command != "handshake":
+        return _strava(args, out)
     if args.command == "strava":
         token = args.token or next((os.environ[v] for v in TOKEN_VARIABLES if v in os.environ), "")
         if not token:
@@ -173,6 +216,31 @@ def run(args: argparse.Namespace) -> int:
         dlq_url,
         max_count=args.max,
         confirm=None if args.yes else _confirm,
+        out=out,
+    )
+
+
+def _strava(args: argparse.Namespace, out: TextIO) -> int:
+    api = strava.StravaApi(
+        args.api_url, strava.credentials(os.environ), log=sys.stderr if args.verbose else None
+    )
+    if args.strava_command == "view":
+        return strava.view(api, out=out)
+    if args.strava_command == "unsubscribe":
+        confirm = None if args.yes else _confirm
+        return strava.unsubscribe(api, subscription_id=args.id, confirm=confirm, out=out)
+    stack_file = args.stack or ("dev" if args.local else None)
+    callback_url, token = strava.callback_and_token(
+        callback_url=args.callback_url,
+        verify_token=args.verify_token or os.environ.get(strava.TOKEN_VARIABLE),
+        defaults=lambda: strava.strava_route_defaults(args.cwd, stack_file, route=args.route),
+        listener_url=lambda: _stack(args, ("listener_url",)).output("listener_url"),
+    )
+    return strava.subscribe(
+        api,
+        callback_url=callback_url,
+        token=token,
+        handshake_first=not args.skip_handshake_check,
         out=out,
     )
 

@@ -11,11 +11,11 @@ import json
 import secrets
 import statistics
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ops.errors import OpsError, UsageError
 
@@ -28,6 +28,8 @@ class Answer:
     status: int
     body: bytes
     seconds: float
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Response headers, names lower-cased."""
 
     def json(self) -> dict[str, Any]:
         """The JSON object the listener answers with, or {} when it is not one."""
@@ -43,6 +45,12 @@ def endpoint(listener_url: str, path: str) -> str:
     return listener_url.rstrip("/") + "/" + path.lstrip("/")
 
 
+def without_query(url: str) -> str:
+    """The URL as errors show it: a query may hold a token or a client secret."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
 def request(
     url: str,
     method: str,
@@ -50,10 +58,13 @@ def request(
     headers: dict[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> Answer:
-    """One request on a fresh connection; an unreachable URL is an OpsError, not a traceback."""
+    """One request on a fresh connection; an unreachable URL is an OpsError, not a traceback.
+
+    Errors name the URL without its query string, which may carry a secret.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"not an http(s) URL: {url!r}")
+        raise UsageError(f"not an http(s) URL: {without_query(url)!r}")
     connection_class = (
         http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     )
@@ -65,10 +76,15 @@ def request(
         response = connection.getresponse()
         data = response.read()
     except (OSError, http.client.HTTPException) as exc:
-        raise OpsError(f"cannot reach {url}: {exc or type(exc).__name__}") from exc
+        raise OpsError(f"cannot reach {without_query(url)}: {exc or type(exc).__name__}") from exc
     finally:
         connection.close()
-    return Answer(status=response.status, body=data, seconds=time.perf_counter() - started)
+    return Answer(
+        status=response.status,
+        body=data,
+        seconds=time.perf_counter() - started,
+        headers={name.lower(): value for name, value in response.getheaders()},
+    )
 
 
 def load_events(files: Sequence[Path]) -> list[tuple[Path, bytes]]:
@@ -126,6 +142,37 @@ def send(
     return 1 if failed else 0
 
 
+@dataclass(frozen=True)
+class Handshake:
+    """What the listener made of a subscription handshake."""
+
+    ok: bool
+    answer: Answer
+    reason: str
+    """Why it failed; empty when ok."""
+
+
+def check_handshake(url: str, token: str, *, timeout: float) -> Handshake:
+    """Strava's subscription check: GET with a random challenge, which must come back as is.
+
+    An unreachable URL raises OpsError (without the query, which holds the token).
+    """
+    challenge = secrets.token_hex(16)
+    query = urlencode(
+        {"hub.mode": "subscribe", "hub.challenge": challenge, "hub.verify_token": token}
+    )
+    answer = request(f"{url}?{query}", "GET", timeout=timeout)
+    payload = answer.json()
+    if answer.status == 200 and payload.get("hub.challenge") == challenge:
+        return Handshake(ok=True, answer=answer, reason="")
+    if answer.status == 200:
+        echoed = payload.get("hub.challenge")
+        reason = f"answered 200 but echoed {echoed!r} instead of the challenge {challenge!r}"
+    else:
+        reason = f"answered {answer.status}: {payload.get('error') or answer.body[:200]!r}"
+    return Handshake(ok=False, answer=answer, reason=reason)
+
+
 def handshake(
     listener_url: str,
     token: str,
@@ -134,22 +181,15 @@ def handshake(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     out: TextIO,
 ) -> int:
-    """Strava's subscription check: GET with a random challenge, which must come back as is."""
-    challenge = secrets.token_hex(16)
-    query = urlencode(
-        {"hub.mode": "subscribe", "hub.challenge": challenge, "hub.verify_token": token}
-    )
+    """`strava handshake`: 0 when the listener echoes the challenge, else 1."""
     url = endpoint(listener_url, path)
-    answer = request(f"{url}?{query}", "GET", timeout=timeout)
-    ms = answer.seconds * 1000
-    payload = answer.json()
-    if answer.status == 200 and payload.get("hub.challenge") == challenge:
+    result = check_handshake(url, token, timeout=timeout)
+    if result.ok:
+        ms = result.answer.seconds * 1000
         print(f"handshake ok: {url} echoed the challenge in {ms:.1f} ms", file=out)
         return 0
-    if answer.status == 200:
-        echoed = payload.get("hub.challenge")
-        reason = f"answered 200 but echoed {echoed!r} instead of the challenge {challenge!r}"
-    else:
-        reason = f"answered {answer.status}: {payload.get('error') or answer.body[:200]!r}"
-    print(f"handshake FAILED: {url} {reason}; Strava would refuse the subscription", file=out)
+    print(
+        f"handshake FAILED: {url} {result.reason}; Strava would refuse the subscription",
+        file=out,
+    )
     return 1
