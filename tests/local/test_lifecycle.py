@@ -60,9 +60,11 @@ def test_strava_handshake_reads_the_token_through_iam(tmp_path: Path, monkeypatc
         "tok",
         "config:\n  aws:region: us-east-1\n"
         "  async-webhook:routes:\n    - {name: strava, path: /strava, source: strava}\n"
-        "  async-webhook:routeSecrets:\n    secure: v1:abc\n",
+        "  async-webhook:routeSecrets:\n    strava:\n      secure: v1:abc\n",
     )
-    monkeypatch.setenv("LOCAL_SECRET_ROUTE_SECRETS", json.dumps({"strava": "s3cret"}))
+    # As `pulumi config set --secret --path routeSecrets.strava` writes it; the value comes from
+    # the environment here (no passphrase needed when every secret has its variable).
+    monkeypatch.setenv("LOCAL_SECRET_ROUTE_SECRETS_STRAVA", "s3cret")
     with LocalCloud(project, stack="tok", port=0, stream=quiet(), state_root=tmp_path) as cloud:
         url = cloud.outputs["listener_url"]
         query = "strava?hub.mode=subscribe&hub.challenge=c-123&hub.verify_token="
