@@ -294,7 +294,7 @@ def test_the_dev_stack_file_keeps_its_comments_and_keys_byte_for_byte(tmp_path: 
 
     # WHEN a secret object, a plain value and a changed value are set
     set_config(project, "dev", "routeSecrets.gh", "x", secret=True, path=True, environ=RIGHT)
-    set_config(project, "dev", "logLevel", "DEBUG", environ={})
+    set_config(project, "dev", "namePrefix", "hooks-dev", environ={})
     set_config(project, "dev", "batchSize", "20", environ={})
 
     # THEN every other line is kept, in order, byte for byte; only the set keys differ
@@ -314,7 +314,7 @@ def test_the_dev_stack_file_keeps_its_comments_and_keys_byte_for_byte(tmp_path: 
                 "  async-webhook:routeSecrets:\n",
                 "    gh:\n",
                 after[after.index("    gh:\n") + 1],
-                "  async-webhook:logLevel: DEBUG\n",
+                "  async-webhook:namePrefix: hooks-dev\n",
                 after[-1],
             ],
         ),

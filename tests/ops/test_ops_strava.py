@@ -714,7 +714,7 @@ def test_route_picks_one_of_several_strava_routes(tmp_path: Path) -> None:
                 "async-webhook:routeSecrets": {"strava": ENCRYPTED},
             },
             ["--callback-url", "http://127.0.0.1:9/strava"],
-            "routeSecrets.strava in Pulumi.test.yaml is encrypted and cannot be decrypted here: "
+            "async-webhook:routeSecrets.strava (set LOCAL_SECRET_ROUTE_SECRETS_STRAVA): "
             "pass --verify-token T",
         ),
         (
