@@ -356,7 +356,36 @@ SUITE_TOKENS = {
     "post-sts-header-before": SUITE_TOKEN,
 }
 _SIGNATURE_WORDS = iter(
-    ["get-vanilla", "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31", "get-unreserved", "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f", "get-utf8", "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85", "get-header-key-duplicate", "c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea", "get-header-value-multiline", "cfd34249e4b1c8d6b91ef74165d41a32e5fab3306300901bb65a51a73575eefd", "get-header-value-order", "08c7e5a9acfcfeb3ab6b2185e75ce8b1deb5e634ec47601a50643f830c755c01", "get-header-value-trim", "acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736", "get-vanilla-empty-query-key", "a67d582fa61cc504c4bae71f336f98b97f1ea3c7a6bfe1b6e45aec72011b9aeb", "get-vanilla-query-order-encoded", "371d3713e185cc334048618a97f809c9ffe339c62934c032af5a0e595648fcac", "get-vanilla-query-order-key", "eedbc4e291e521cf13422ffca22be7d2eb8146eecf653089df300a15b2382bd1", "get-vanilla-query-order-key-case", "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500", "get-vanilla-query-order-value", "5772eed61e12b33fae39ee5e7012498b51d56abc0abb7c60486157bd471c4694", "get-vanilla-query-unreserved", "9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197", "get-vanilla-utf8-query", "2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04", "get-vanilla-with-session-token", "07ec1639c89043aa0e3e2de82b96708f198cceab042d4a97044c66dd9f74e7f8", "get-relative-relative", "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31", "get-slash-pointless-dot", "ef75d96142cf21edca26f06005da7988e4f8dc83a165a80865db7089db637ec5", "get-slashes", "9a624bd73a37c9a373b5312afbebe7a714a789de108f0bdfe846570885f57e84", "get-space", "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741", "get-special-character", "a853c9b21b528b19643d00910d35b83a10c366a10833ceefb45edd6c80e40f27", "post-header-key-sort", "c5410059b04c1ee005303aed430f6e6645f61f4dc9e1461ec8f8916fdf18852c", "post-header-value-case", "cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d", "post-sts-header-before", "85d96828115b5dc0cfc3bd16ad9e210dd772bbebba041836c64533a82be05ead", "post-vanilla", "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b", "post-vanilla-query", "28038455d6de14eafc1f9222cf5aa6f1a96197d7deb8263271d420d138af7f11", "post-x-www-form-urlencoded", "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a", "post-x-www-form-urlencoded-parameters", "1a72ec8f64bd914b0e42e42607c7fbce7fb2c7465f63e3092b3b0d39fa77a6fe"]
+    """
+get-vanilla 5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31
+get-unreserved 07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f
+get-utf8 8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85
+get-header-key-duplicate c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea
+get-header-value-multiline cfd34249e4b1c8d6b91ef74165d41a32e5fab3306300901bb65a51a73575eefd
+get-header-value-order 08c7e5a9acfcfeb3ab6b2185e75ce8b1deb5e634ec47601a50643f830c755c01
+get-header-value-trim acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736
+get-vanilla-empty-query-key a67d582fa61cc504c4bae71f336f98b97f1ea3c7a6bfe1b6e45aec72011b9aeb
+get-vanilla-query-order-encoded 371d3713e185cc334048618a97f809c9ffe339c62934c032af5a0e595648fcac
+get-vanilla-query-order-key eedbc4e291e521cf13422ffca22be7d2eb8146eecf653089df300a15b2382bd1
+get-vanilla-query-order-key-case b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500
+get-vanilla-query-order-value 5772eed61e12b33fae39ee5e7012498b51d56abc0abb7c60486157bd471c4694
+get-vanilla-query-unreserved 9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197
+get-vanilla-utf8-query 2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04
+get-vanilla-with-session-token 07ec1639c89043aa0e3e2de82b96708f198cceab042d4a97044c66dd9f74e7f8
+get-relative-relative 5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31
+get-slash-pointless-dot ef75d96142cf21edca26f06005da7988e4f8dc83a165a80865db7089db637ec5
+get-slashes 9a624bd73a37c9a373b5312afbebe7a714a789de108f0bdfe846570885f57e84
+get-space 652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741
+get-special-character a853c9b21b528b19643d00910d35b83a10c366a10833ceefb45edd6c80e40f27
+post-header-key-sort c5410059b04c1ee005303aed430f6e6645f61f4dc9e1461ec8f8916fdf18852c
+post-header-value-case cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d
+post-sts-header-before 85d96828115b5dc0cfc3bd16ad9e210dd772bbebba041836c64533a82be05ead
+post-vanilla 5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b
+post-vanilla-query 28038455d6de14eafc1f9222cf5aa6f1a96197d7deb8263271d420d138af7f11
+post-x-www-form-urlencoded ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a
+post-x-www-form-urlencoded-parameters
+    1a72ec8f64bd914b0e42e42607c7fbce7fb2c7465f63e3092b3b0d39fa77a6fe
+""".split()  # noqa: SIM905 - a table reads better than a column of quotes
 )
 SUITE_SIGNATURES = dict(zip(_SIGNATURE_WORDS, _SIGNATURE_WORDS, strict=True))
 
