@@ -1,9 +1,10 @@
 """SQS SendMessage and SSM GetParameter over the standard library: SigV4, JSON protocol, keep-alive.
 
 Why not boto3: almost every webhook meets a cold start, and the sender's deadline includes it.
-`import boto3` plus `boto3.client("sqs")` costs ~180 ms and ~25 MB before the first message goes
-out; this module imports nothing that `http.client` has not already imported, so the first
-message leaves a fresh interpreter in a fraction of that (docs/design.md, 'The listener').
+`import boto3` plus `boto3.client("sqs")` costs ~150-200 ms and ~25 MB of memory before the first
+message goes out; this module imports nothing that `http.client` has not already imported, so the
+first message leaves a fresh interpreter in a fraction of that time (docs/design.md, 'The
+listener'; `python -m bench --only client` measures it).
 
 What it keeps of botocore's behaviour, because the listener's retry rules and AWS depend on it:
 the wire format of the JSON protocol (SQS sends `x-amzn-query-mode: true`, so its errors carry
@@ -106,7 +107,7 @@ class ChecksumMismatchError(ResponseError):
 
 
 class ServiceError(AwsError):
-    """The service answered with an error; it did not act on the request."""
+    """The service answered with an error and, but for a ServerError, did not act on the request."""
 
     def __init__(
         self,
@@ -139,9 +140,11 @@ class ThrottlingError(ServiceError):
 
 
 class ServerError(ServiceError):
-    """A 5xx or a transient service error."""
+    """A 5xx or a transient service error: the service (or a proxy's backend) may have acted
+    before failing."""
 
     retryable = True
+    outcome_unknown = True
 
 
 class AccessDeniedError(ServiceError):
