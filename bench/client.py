@@ -159,6 +159,20 @@ def client_imports(source: Path = CLIENT_SOURCE) -> list[str]:
     return list(dict.fromkeys(modules))
 
 
+def _target_row(metric: str, figures: tuple[float, float], floor_label: str, limit: float) -> Row:
+    """A figure in ms against its floor, with the target ratio <= limit."""
+    value, floor = figures
+    return Row(
+        metric,
+        value,
+        "ms",
+        floor=floor,
+        floor_label=floor_label,
+        target=f"ratio <= {limit:.2f}",
+        met=check_at_most(ratio(value, floor), limit),
+    )
+
+
 def _cold(ctx: Context, queue_url: str, runs: int) -> tuple[list[Row], dict[str, Any]]:
     env = clean_environment(aws_environment(ctx.endpoint_url))
     modules = client_imports()
@@ -193,23 +207,17 @@ def _cold(ctx: Context, queue_url: str, runs: int) -> tuple[list[Row], dict[str,
     peak_mb = {name: [r["peak_kb"] / 1024 for r in reports[name]] for name in scripts}
     cold = median(walls["client"])
     rows = [
-        Row(
+        _target_row(
             "first message sent, fresh interpreter (process)",
-            cold,
-            "ms",
-            floor=median(walls["boto3"]),
-            floor_label="import boto3; client('sqs'); send_message",
-            target=f"ratio <= {COLD_VS_BOTO3:.2f}",
-            met=check_at_most(ratio(cold, median(walls["boto3"])), COLD_VS_BOTO3),
+            (cold, median(walls["boto3"])),
+            "import boto3; client('sqs'); send_message",
+            COLD_VS_BOTO3,
         ),
-        Row(
+        _target_row(
             "first message sent vs bare interpreter (process)",
-            cold,
-            "ms",
-            floor=median(walls["interpreter"]),
-            floor_label="python -I importing aws.py's stdlib modules",
-            target=f"ratio <= {COLD_VS_INTERPRETER:.2f}",
-            met=check_at_most(ratio(cold, median(walls["interpreter"])), COLD_VS_INTERPRETER),
+            (cold, median(walls["interpreter"])),
+            "python -I importing aws.py's stdlib modules",
+            COLD_VS_INTERPRETER,
         ),
         Row(
             "import + client + first send (in the child)",
@@ -366,20 +374,15 @@ def run(ctx: Context) -> PartResult:
         kept = _warm_cpu(ctx, double.url, None, batches, batch)
     finally:
         double.stop()
-    warm_rows = []
-    for label, figures in (("embedded moto", moto), ("kept-alive SQS double", kept)):
-        value, floor = median(figures["client_ms"]), median(figures["boto3_ms"])
-        warm_rows.append(
-            Row(
-                f"warm CPU per send_message, {label}",
-                value,
-                "ms",
-                floor=floor,
-                floor_label="boto3 send_message, same body and attributes",
-                target=f"ratio <= {WARM_CPU_VS_BOTO3:.2f}",
-                met=check_at_most(ratio(value, floor), WARM_CPU_VS_BOTO3),
-            )
+    warm_rows = [
+        _target_row(
+            f"warm CPU per send_message, {label}",
+            (median(figures["client_ms"]), median(figures["boto3_ms"])),
+            "boto3 send_message, same body and attributes",
+            WARM_CPU_VS_BOTO3,
         )
+        for label, figures in (("embedded moto", moto), ("kept-alive SQS double", kept))
+    ]
     result.rows = cold_rows + warm_rows
     result.details = {
         "cold": cold,

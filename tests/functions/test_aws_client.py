@@ -23,13 +23,15 @@ import importlib.util
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_address
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -125,7 +127,7 @@ Reply = Callable[[Received], Answer | str]
 class FakeServer:
     """Answers each request as `reply` says and records it; connections are kept alive."""
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Reply, tls: ssl.SSLContext | None = None) -> None:
         self.reply = reply
         self.received: list[Received] = []
         self.connections = 0
@@ -186,13 +188,17 @@ class FakeServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         ).start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_port}"
 
     def stop(self) -> None:
         self.release.set()
@@ -973,6 +979,79 @@ def test_closed_port_is_a_connect_error_with_nothing_sent() -> None:
         client.send_message(queue_url(endpoint), "x")
     assert (caught.value.retryable, caught.value.outcome_unknown) == (True, False)
     assert endpoint.removeprefix("http://") in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A self-signed certificate for 127.0.0.1 (key and certificate in one PEM file)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    path = tmp_path_factory.mktemp("tls") / "server.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        + certificate.public_bytes(serialization.Encoding.PEM)
+    )
+    return path
+
+
+def tls_server_context(certificate: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate)
+    return context
+
+
+def test_https_endpoint_is_verified_and_kept_alive(
+    certificate: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an HTTPS SQS whose certificate the client's trust store holds
+    server = FakeServer(sqs_answer, tls=tls_server_context(certificate))
+    monkeypatch.setattr(aws, "_ssl_context", ssl.create_default_context(cafile=str(certificate)))
+    try:
+        client = sqs_client(env_for(server.url))
+        # WHEN two messages are sent THEN both go over one TLS connection
+        for body in ("a", "b"):
+            assert client.send_message(queue_url(server.url), body).message_id
+        assert [(r.connection, r.nth) for r in server.received] == [(1, 1), (1, 2)]
+    finally:
+        server.stop()
+
+
+def test_https_certificate_not_trusted_is_a_connect_error(certificate: Path) -> None:
+    # GIVEN an HTTPS server with a self-signed certificate and the default trust store
+    server = FakeServer(sqs_answer, tls=tls_server_context(certificate))
+    try:
+        client = sqs_client(env_for(server.url))
+        # WHEN a message is sent THEN the handshake fails: nothing was sent
+        with pytest.raises(aws.ConnectError, match="CERTIFICATE_VERIFY_FAILED") as caught:
+            client.send_message(queue_url(server.url), "x")
+        assert caught.value.outcome_unknown is False
+        assert server.received == []
+    finally:
+        server.stop()
 
 
 THROTTLED = {"__type": "com.amazonaws.sqs#RequestThrottled", "message": "slow down"}
