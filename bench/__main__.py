@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cloud, cold, program, size, warm
+from bench import client, cloud, cold, program, size, warm
 from bench.common import ROOT, PartResult, Progress
 from bench.context import Context
 from bench.machine import describe, utc_now
@@ -26,6 +26,7 @@ PARTS: dict[str, Callable[[Context], PartResult]] = {
     "size": size.run,
     "cloud": cloud.run,
     "program": program.run,
+    "client": client.run,
 }
 RESULTS = ROOT / "bench" / "results.json"
 QUICK_RESULTS = ROOT / ".local" / "bench" / "results-quick.json"
