@@ -30,11 +30,8 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
-import boto3
+import aws
 import senders
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
 
 SQS_MAX_BYTES = 1_048_576
 """The SQS hard limit for one message (body plus attributes)."""
@@ -44,29 +41,19 @@ SQS_MAX_BYTES = 1_048_576
 #   backoff:   uniform(0, _BACKOFF_MAX_SECONDS)    <= 0.05 s
 #   attempt 2: connect_timeout + read_timeout      = 0.50 s
 #   total                                          <= 1.05 s  (< _SEND_BUDGET_SECONDS = 1.2 s)
-# botocore's own retries are off (total_max_attempts=1): its backoff for throttling is up to 1 s
-# and it honours x-amz-retry-after for up to 5 s more, which no 2 s deadline can afford. Retries
-# happen in _send() instead, which starts another attempt only if that attempt's worst case still
-# fits in _SEND_BUDGET_SECONDS since the send began, so larger SQS_* overrides cannot push a
-# request past the budget either (the first attempt always runs). read_timeout bounds each socket
-# read; a SendMessage response is well under 1 KB and arrives in one read. DNS resolution is not
-# covered by connect_timeout (the Lambda resolver answers in milliseconds). A cold start (import +
-# client, ~0.3-0.5 s on arm64) plus 1.05 s stays under Strava's 2 s. A route secret read from SSM
-# (first request of a container, then every SECRET_REFRESH_SECONDS) is one more attempt of the
-# same bounds.
+# The client (aws.py, standard library: a fraction of boto3's cold start) makes ONE attempt per
+# call and says whether an error is worth retrying. Retries happen in _send(), which starts another
+# attempt only if that attempt's worst case still fits in _SEND_BUDGET_SECONDS since the send
+# began, so larger SQS_* overrides cannot push a request past the budget either (the first attempt
+# always runs); a client with retries of its own (botocore backs off up to 1 s on throttling and
+# honours x-amz-retry-after for 5 s more) could not keep a 2 s deadline. read_timeout bounds each
+# socket read; a SendMessage response is well under 1 KB and arrives in one read. DNS resolution is
+# not covered by connect_timeout (the Lambda resolver answers in milliseconds). A cold start
+# (import + client, ~0.1 s with this client) plus 1.05 s stays under Strava's 2 s. A route secret
+# read from SSM (first request of a container, then every SECRET_REFRESH_SECONDS) is one more
+# attempt of the same bounds.
 _SEND_BUDGET_SECONDS = 1.2
 _BACKOFF_MAX_SECONDS = 0.05
-_RETRYABLE_ERROR_CODES = frozenset(
-    {
-        "RequestThrottled",
-        "Throttling",
-        "ThrottlingException",
-        "ServiceUnavailable",
-        "InternalError",
-        "InternalFailure",
-        "KMS.ThrottlingException",
-    }
-)
 
 # Characters SQS accepts in a message body or attribute value; SQS rejects anything else.
 _NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -230,19 +217,12 @@ def _route(entry: Any, errors: list[str]) -> Route | None:
     return Route(str(name), _canonical_path(str(path)), str(source), entry, parameter or None)
 
 
-def client_config(settings: Settings) -> Config:
-    """Short timeouts and no botocore retries: _send() owns the retry budget."""
-    return Config(
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        retries={"total_max_attempts": 1, "mode": "standard"},
-    )
-
-
 SETTINGS = load_settings(os.environ)
 _REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
-_sqs = boto3.client("sqs", region_name=_REGION, config=client_config(SETTINGS))
-_ssm: Any = None  # created on the first request that needs a secret: open routes never do
+_sqs = aws.SQS(
+    connect_timeout=SETTINGS.connect_timeout, read_timeout=SETTINGS.read_timeout, region=_REGION
+)
+_ssm: aws.SSM | None = None  # made on the first request that needs a secret: open routes never do
 _secrets: dict[str, tuple[tuple[str, ...], float]] = {}
 """Route name -> (its secrets, monotonic time they were read); refreshed after a while so a
 rotated secret takes effect without a redeploy."""
@@ -337,10 +317,13 @@ def _group_id(document: Any) -> str:
     return _sqs_id(value if isinstance(value, str) else json.dumps(value, separators=(",", ":")))
 
 
-def _retryable(exc: ClientError) -> bool:
-    error = exc.response.get("Error", {})
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return error.get("Code") in _RETRYABLE_ERROR_CODES or status >= 500
+def _reason(service: str, exc: aws.AwsError) -> str:
+    """What failed, for the log: the service's error code, or how the connection failed."""
+    if isinstance(exc, aws.ServiceError):
+        return f"{service} error {exc.code}"
+    if isinstance(exc, aws.TransportError):
+        return f"{service} unreachable: {type(exc).__name__}"
+    return f"{service} client error: {type(exc).__name__}"
 
 
 def _send(params: dict[str, Any], request_id: str) -> tuple[str | None, str, int]:
@@ -351,16 +334,17 @@ def _send(params: dict[str, Any], request_id: str) -> tuple[str | None, str, int
     while True:
         attempt += 1
         try:
-            return _sqs.send_message(**params)["MessageId"], "", attempt
-        except ClientError as exc:
-            reason = f"sqs error {exc.response.get('Error', {}).get('Code', 'unknown')}"
-            retry = _retryable(exc)
-        except (BotoConnectionError, HTTPClientError) as exc:  # timeouts, refused, reset
-            reason = f"sqs unreachable: {type(exc).__name__}"
-            retry = True
-        except BotoCoreError as exc:  # credentials, parameter validation, ...
-            reason = f"sqs client error: {type(exc).__name__}"
-            retry = False
+            sent = _sqs.send_message(
+                params["QueueUrl"],
+                params["MessageBody"],
+                params["MessageAttributes"],
+                group_id=params.get("MessageGroupId"),
+                deduplication_id=params.get("MessageDeduplicationId"),
+            )
+            return sent.message_id, "", attempt
+        except aws.AwsError as exc:  # throttling, 5xx, timeouts, refused, access denied, ...
+            reason = _reason("sqs", exc)
+            retry = exc.retryable
         backoff = random.uniform(0, _BACKOFF_MAX_SECONDS)  # noqa: S311 - jitter, not a secret
         if (
             not retry
@@ -382,16 +366,19 @@ def _route_secrets(route: Route) -> tuple[tuple[str, ...] | None, str]:
     cached = _secrets.get(route.name)
     if cached is not None and _monotonic() - cached[1] < SETTINGS.secret_refresh_seconds:
         return cached[0], ""
+    value: str | None = None
     try:
         if _ssm is None:
-            _ssm = boto3.client("ssm", region_name=_REGION, config=client_config(SETTINGS))
-        result = _ssm.get_parameter(Name=route.secret_parameter, WithDecryption=True)
-        value = result.get("Parameter", {}).get("Value")
-        reason = "" if isinstance(value, str) and value.strip() else "ssm parameter has no value"
-    except ClientError as exc:
-        value, reason = None, f"ssm error {exc.response.get('Error', {}).get('Code', 'unknown')}"
-    except BotoCoreError as exc:
-        value, reason = None, f"ssm unreachable: {type(exc).__name__}"
+            _ssm = aws.SSM(
+                connect_timeout=SETTINGS.connect_timeout,
+                read_timeout=SETTINGS.read_timeout,
+                region=_REGION,
+            )
+        assert route.secret_parameter is not None
+        value = _ssm.get_parameter(route.secret_parameter, with_decryption=True).value
+        reason = "" if value.strip() else "ssm parameter has no value"
+    except aws.AwsError as exc:
+        reason = _reason("ssm", exc)
     if reason:
         if cached is not None:
             _log(
@@ -499,9 +486,7 @@ def _enqueue(
     params: dict[str, Any] = {
         "QueueUrl": SETTINGS.queue_url,
         "MessageBody": body,
-        "MessageAttributes": {
-            name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
-        },
+        "MessageAttributes": attributes,
     }
     if SETTINGS.fifo:
         params["MessageGroupId"] = _group_id(document)

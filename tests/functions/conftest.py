@@ -1,12 +1,17 @@
-"""Fixtures for the Lambda handlers: moto-backed AWS and a fresh copy of each function per test.
+"""Fixtures for the Lambda handlers: moto's AWS over HTTP and a fresh copy of each function per test.
+
+The handlers reach AWS as they do on Lambda: the listener with its own standard-library client
+(functions/listener/aws.py), the processor with boto3. Both find moto's server on 127.0.0.1
+through AWS_ENDPOINT_URL, as the local cloud points them at its embedded one; one server serves
+a test worker, reset before each test, so no test sees another's queues.
 
 Function folders are not packages and both hold a handler.py, which becomes the root of sys.path
-on Lambda. load_function imports one folder the same way, inside mock_aws and with the
-environment the test chose, so module-scope clients talk to moto and no test depends on what
-another one imported.
+on Lambda. load_function imports one folder the same way, with the environment the test chose, so
+module-scope clients talk to moto and no test depends on what another one imported.
 """
 
 import importlib
+import logging
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -14,11 +19,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import urllib.request
+
 import boto3
 import botocore.loaders
 import botocore.session
 import pytest
-from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
@@ -29,7 +36,7 @@ if str(TESTS) not in sys.path:
 from environments import CONFIG_VARIABLE, listener_env  # noqa: E402
 from factories import REGION  # noqa: E402
 
-FUNCTION_MODULES = ("handler", "process", "message", "senders")
+FUNCTION_MODULES = ("handler", "process", "message", "senders", "aws")
 """Top-level module names living in the function folders."""
 CONTRACT_ENV = (
     CONFIG_VARIABLE,
@@ -69,9 +76,29 @@ def _purge() -> None:
         sys.modules.pop(name, None)
 
 
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server on a free port of 127.0.0.1, for this test worker's whole session."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one INFO line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def _reset(endpoint: str) -> None:
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - our 127.0.0.1
+        answer.read()
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Dummy credentials and region, no endpoint override, everything inside mock_aws."""
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Dummy credentials and region, and an empty moto behind AWS_ENDPOINT_URL."""
+    _reset(moto_endpoint)
     for name in (
         "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_SQS",
@@ -88,10 +115,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(ROOT / ".no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(ROOT / ".no-aws-credentials"))
-    with mock_aws():
-        # A session per test, created under the dummy environment: nothing cached across tests.
-        monkeypatch.setattr(boto3, "DEFAULT_SESSION", _fresh_session())
-        yield
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    # A session per test, created under the dummy environment: nothing cached across tests.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", _fresh_session())
+    yield
 
 
 @pytest.fixture

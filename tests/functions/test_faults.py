@@ -1,6 +1,6 @@
 """The listener against a broken SQS, over real sockets on 127.0.0.1: 503 within the budget.
 
-test_listener.py covers the same failures in-process (Stubber, before-send hooks, a fake clock).
+test_listener.py covers the same failures in-process (a fake network seam, a fake clock).
 Here the listener's real client talks HTTP to small servers on 127.0.0.1, so the timeouts and
 retries are the real ones, and each test measures the wall time of the handler call:
 
@@ -15,6 +15,7 @@ of attempts, which is what a broken budget would change. Wall times are recorded
 "wall_seconds" user property of each test (pytest --junitxml=x.xml -o junit_family=xunit1).
 """
 
+import base64
 import contextlib
 import json
 import socket
@@ -29,6 +30,7 @@ from typing import Any
 
 import pytest
 from environments import listener_env
+from moto.sqs.models import Message
 from factories import LambdaContext, post_event
 
 LoadFunction = Callable[..., Any]  # conftest.load_function
@@ -53,15 +55,33 @@ class Reply:
 def sqs_error(status: int, shape: str, query_code: str | None = None) -> Reply:
     """An SQS error as AWS sends it over the JSON protocol.
 
-    botocore asks for query-compatible errors (x-amzn-query-mode: true), so SQS adds the legacy
-    code in x-amzn-query-error, which becomes the ClientError's code.
+    The client asks for query-compatible errors (x-amzn-query-mode: true), as botocore does, so
+    SQS adds the legacy code in x-amzn-query-error, which becomes the error's code.
     """
     headers = {"x-amzn-query-error": f"{query_code};Sender"} if query_code else {}
     return Reply(status, {"__type": f"com.amazonaws.sqs#{shape}", "message": shape}, headers)
 
 
+ACCEPTED = "accepted"
+
+
 def accepted() -> Reply:
-    return Reply(200, {"MessageId": str(uuid.uuid4()), "MD5OfMessageBody": "0" * 32})
+    """SendMessage's answer, with the MD5s SQS computes of what it was sent (moto's code does the
+    arithmetic, so the listener's own check is held to an independent one)."""
+    return Reply(200, {"MessageId": str(uuid.uuid4()), ACCEPTED: True})
+
+
+def _stored_md5s(payload: dict[str, Any]) -> dict[str, str]:
+    message = Message("x", payload.get("MessageBody", ""))
+    for name, attribute in (payload.get("MessageAttributes") or {}).items():
+        value = dict(attribute)
+        if "BinaryValue" in value:
+            value["BinaryValue"] = base64.b64decode(value["BinaryValue"])
+        message.message_attributes[name] = value
+    md5s = {"MD5OfMessageBody": message.body_md5}
+    if message.message_attributes:
+        md5s["MD5OfMessageAttributes"] = message.attribute_md5
+    return md5s
 
 
 class FakeSQS:
@@ -86,7 +106,10 @@ class FakeSQS:
                     reply = fake.script[min(len(fake.requests), len(fake.script)) - 1]
                 if reply.delay and fake.stopping.wait(reply.delay):
                     return
-                data = json.dumps(reply.body).encode()
+                body = dict(reply.body)
+                if body.pop(ACCEPTED, False):
+                    body.update(_stored_md5s(payload))
+                data = json.dumps(body).encode()
                 try:
                     self.send_response(reply.status)
                     self.send_header("content-type", "application/x-amz-json-1.0")
@@ -227,7 +250,7 @@ def listener_at(
         listener: ModuleType = load_function(
             "listener", listener_env(endpoint + QUEUE_PATH, **env)
         ).handler
-        assert listener._sqs.meta.endpoint_url == endpoint  # never anything but 127.0.0.1
+        assert listener._sqs.endpoint(endpoint + QUEUE_PATH) == endpoint  # only 127.0.0.1
         return listener
 
     return load
@@ -264,13 +287,15 @@ def full_backlog() -> Iterator[FullBacklog]:
 
 
 def count_attempts(listener: ModuleType) -> list[str]:
-    """Every HTTP attempt of SendMessage the client makes (it has no retries of its own)."""
+    """Every SendMessage attempt the client makes (it has no retries of its own)."""
     attempts: list[str] = []
+    call = listener._sqs.call
 
-    def record(request: Any, **_: Any) -> None:
-        attempts.append(request.url)
+    def record(operation: str, endpoint: str, payload: dict[str, Any]) -> Any:
+        attempts.append(endpoint)
+        return call(operation, endpoint, payload)
 
-    listener._sqs.meta.events.register("before-send.sqs.SendMessage", record)
+    listener._sqs.call = record
     return attempts
 
 
@@ -454,7 +479,7 @@ def test_closed_port_is_503_at_once_after_two_attempts(
     outcome = timed_post(listener, capsys, request)
     # THEN 503 after two refused connections, logged as unreachable, in well under a second
     assert len(attempts) == 2
-    assert_logged_503(outcome, 2, "sqs unreachable: EndpointConnectionError")
+    assert_logged_503(outcome, 2, "sqs unreachable: ConnectError")
     assert outcome.seconds < DEADLINE_SECONDS
 
 
@@ -471,7 +496,7 @@ def test_connect_timeout_is_503_after_two_attempts_within_the_budget(
     outcome = timed_post(listener, capsys, request)
     # THEN 503 after two connect timeouts (0.2 s each), logged
     assert len(attempts) == 2
-    assert_logged_503(outcome, 2, "sqs unreachable: ConnectTimeoutError")
+    assert_logged_503(outcome, 2, "sqs unreachable: ConnectError")
     assert 0.4 <= outcome.seconds < DEADLINE_SECONDS
 
 

@@ -1,13 +1,12 @@
 """The Strava subscription handshake (GET): token from SSM, read lazily, cached, compared safely."""
 
 import json
+import socket
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
 from environments import listener_env
 from factories import LambdaContext, handshake_event, load_event, receive_messages
 
@@ -29,18 +28,30 @@ def token_parameter(ssm: Any) -> str:
 
 
 @pytest.fixture
-def ssm_calls(aws: None) -> list[dict[str, Any]]:
-    """GetParameter calls made by any client created from now on (the listener's lazy one too)."""
-    calls: list[dict[str, Any]] = []
+def ssm_calls() -> list[dict[str, Any]]:
+    """GetParameter requests of the listeners given to `record_ssm` (their lazy SSM clients)."""
+    return []
 
-    def record(params: dict[str, Any], **_: Any) -> None:
-        calls.append(dict(params))
 
-    if boto3.DEFAULT_SESSION is None:
-        boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("provide-client-params.ssm.GetParameter", record)
-    return calls
+def record_ssm(listener: ModuleType, calls: list[dict[str, Any]]) -> ModuleType:
+    """Record each SSM request a freshly loaded listener makes, as the JSON document it sends."""
+    ssm_class = listener.aws.SSM  # each load imports the client module afresh: no leak
+    call = ssm_class.call
+
+    def record(self: Any, operation: str, endpoint: str, payload: dict[str, Any]) -> Any:
+        calls.append(dict(payload))
+        return call(self, operation, endpoint, payload)
+
+    ssm_class.call = record
+    return listener
+
+
+def closed_port_url() -> str:
+    """An address on 127.0.0.1 where nothing listens (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -49,7 +60,7 @@ def guarded(
 ) -> ModuleType:
     """The listener with a Strava route whose verify token is in SSM."""
     env = listener_env(queue_url, routes=STRAVA, secret_parameters={"strava": PARAMETER})
-    return load_function("listener", env).handler
+    return record_ssm(load_function("listener", env).handler, ssm_calls)
 
 
 def test_right_token_echoes_the_challenge_and_enqueues_nothing(
@@ -129,7 +140,9 @@ def test_no_token_configured_means_every_handshake_is_403(
     ssm_calls: list[dict[str, Any]],
 ) -> None:
     # GIVEN a Strava route without a secret (even though a parameter exists)
-    listener = load_function("listener", listener_env(queue_url, routes=STRAVA)).handler
+    listener = record_ssm(
+        load_function("listener", listener_env(queue_url, routes=STRAVA)).handler, ssm_calls
+    )
     # WHEN the right handshake arrives
     response = invoke(listener, handshake_event(verify_token=TOKEN))
     # THEN 403, and SSM is never called
@@ -154,21 +167,19 @@ def test_missing_parameter_is_503_and_not_cached(
 
 
 def test_unreachable_ssm_is_503(
-    guarded: ModuleType, token_parameter: str, capsys: pytest.CaptureFixture[str]
+    guarded: ModuleType,
+    token_parameter: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN an SSM endpoint that cannot be reached
-    assert boto3.DEFAULT_SESSION is not None
-
-    def refuse(request: Any, **_: Any) -> None:
-        raise EndpointConnectionError(endpoint_url=request.url)
-
-    boto3.DEFAULT_SESSION.events.register("before-send.ssm.GetParameter", refuse)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", closed_port_url())
     # WHEN a handshake arrives
     response = invoke(guarded, handshake_event(verify_token=TOKEN))
     # THEN 503, logged with the reason, and the token appears nowhere in the log
     assert response["statusCode"] == 503
     out = capsys.readouterr().out
-    assert json.loads(out.splitlines()[-1])["reason"] == "ssm unreachable: EndpointConnectionError"
+    assert json.loads(out.splitlines()[-1])["reason"] == "ssm unreachable: ConnectError"
     assert TOKEN not in out
 
 
@@ -239,11 +250,7 @@ def test_a_failed_refresh_keeps_serving_the_token_read_before(
     now = [0.0]
     monkeypatch.setattr(guarded, "_monotonic", lambda: now[0])
     assert invoke(guarded, handshake_event(verify_token=TOKEN))["statusCode"] == 200
-
-    def refuse(request: Any, **_: Any) -> None:
-        raise EndpointConnectionError(endpoint_url=request.url)
-
-    guarded._ssm.meta.events.register("before-send.ssm.GetParameter", refuse)
+    guarded._ssm.endpoint_override = closed_port_url() + "/"
     now[0] += guarded.SETTINGS.secret_refresh_seconds + 1
     # WHEN a handshake arrives
     response = invoke(guarded, handshake_event(verify_token=TOKEN))

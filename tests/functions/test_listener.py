@@ -9,12 +9,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from botocore.exceptions import (
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
-from botocore.stub import Stubber
 from environments import listener_env
 from factories import (
     LambdaContext,
@@ -443,26 +437,37 @@ def test_413_counts_the_base64_text_that_is_queued(
 
 
 def count_sends(listener: ModuleType) -> list[dict[str, Any]]:
-    """Record every SendMessage API call the listener's client makes (retries included)."""
+    """Record every SendMessage request the listener's client makes (retries included), as the
+    JSON document it signs and sends, then let it go on to (moto's) SQS."""
     calls: list[dict[str, Any]] = []
+    call = listener._sqs.call
 
-    def record(params: dict[str, Any], **_: Any) -> None:
-        calls.append(params)
+    def record(operation: str, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if operation == "SendMessage":
+            calls.append(dict(payload))
+        result: dict[str, Any] = call(operation, endpoint, payload)
+        return result
 
-    listener._sqs.meta.events.register("provide-client-params.sqs.SendMessage", record)
+    listener._sqs.call = record
     return calls
 
 
 def fail_every_send(listener: ModuleType, make_error: Callable[[str], Exception]) -> list[str]:
-    """A fake network: every SendMessage HTTP attempt raises before it reaches (moto's) SQS."""
+    """A fake network: every SendMessage attempt raises before it reaches (moto's) SQS."""
     attempts: list[str] = []
 
-    def send(request: Any, **_: Any) -> None:
-        attempts.append(request.url)
-        raise make_error(request.url)
+    def send(operation: str, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+        attempts.append(endpoint)
+        raise make_error(endpoint)
 
-    listener._sqs.meta.events.register("before-send.sqs.SendMessage", send)
+    listener._sqs.call = send
     return attempts
+
+
+def sqs_answers(listener: ModuleType, status: int, code: str) -> Callable[[str], Exception]:
+    """The error the client makes of SQS's JSON-protocol error answer (its own parsing)."""
+    body = json.dumps({"__type": f"com.amazonaws.sqs#{code}", "message": "no"}).encode()
+    return lambda endpoint: listener.aws.service_error("SendMessage", status, {}, body)
 
 
 @pytest.fixture
@@ -493,15 +498,9 @@ def test_sqs_client_errors_are_503_and_only_transient_ones_retried(
     calls: int,
 ) -> None:
     # GIVEN SQS answering every SendMessage with an error
-    sends = count_sends(listener)
-    with Stubber(listener._sqs) as stubber:
-        for _ in range(calls):
-            stubber.add_client_error(
-                "send_message", service_error_code=code, http_status_code=http_status
-            )
-        # WHEN a valid request arrives
-        response = invoke(listener, post_event({"a": 1}))
-        stubber.assert_no_pending_responses()
+    sends = fail_every_send(listener, sqs_answers(listener, http_status, code))
+    # WHEN a valid request arrives
+    response = invoke(listener, post_event({"a": 1}))
     # THEN 503 after the expected number of calls, and nothing is queued
     assert response["statusCode"] == 503
     assert "error" in body_of(response)
@@ -524,9 +523,9 @@ def test_missing_queue_is_503(load_function: LoadFunction, sqs: Any, queue_url: 
 @pytest.mark.parametrize(
     "make_error",
     [
-        pytest.param(lambda url: ConnectTimeoutError(endpoint_url=url), id="connect timeout"),
-        pytest.param(lambda url: ReadTimeoutError(endpoint_url=url), id="read timeout"),
-        pytest.param(lambda url: EndpointConnectionError(endpoint_url=url), id="refused"),
+        pytest.param("ConnectError", id="connect timeout or refused"),
+        pytest.param("ReadTimeoutError", id="read timeout"),
+        pytest.param("NoResponseError", id="reset after sending"),
     ],
 )
 @pytest.mark.parametrize("max_attempts", [1, 2, 3])
@@ -536,7 +535,7 @@ def test_network_failures_are_503_after_exactly_the_configured_attempts(
     queue_url: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    make_error: Callable[[str], Exception],
+    make_error: str,
     max_attempts: int,
 ) -> None:
     # GIVEN a network where every SendMessage attempt fails, and SQS_MAX_ATTEMPTS set
@@ -544,7 +543,8 @@ def test_network_failures_are_503_after_exactly_the_configured_attempts(
         "listener", listener_env(queue_url, SQS_MAX_ATTEMPTS=str(max_attempts))
     ).handler
     monkeypatch.setattr(listener, "_sleep", lambda seconds: None)
-    attempts = fail_every_send(listener, make_error)
+    error = getattr(listener.aws, make_error)
+    attempts = fail_every_send(listener, lambda endpoint: error(f"{endpoint}: no"))
     # WHEN a valid request arrives
     response = invoke(listener, post_event({"a": 1}))
     # THEN 503 after exactly that many HTTP attempts, logged with the reason, nothing queued
@@ -563,13 +563,16 @@ def test_a_transient_failure_then_success_is_one_message_and_200(
 ) -> None:
     # GIVEN a connection reset on the first attempt only
     attempts: list[str] = []
+    call = listener._sqs.call
 
-    def flaky(request: Any, **_: Any) -> None:
-        attempts.append(request.url)
+    def flaky(operation: str, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+        attempts.append(endpoint)
         if len(attempts) == 1:
-            raise EndpointConnectionError(endpoint_url=request.url)
+            raise listener.aws.ConnectError(f"{endpoint}: connection reset")
+        result: dict[str, Any] = call(operation, endpoint, payload)
+        return result
 
-    listener._sqs.meta.events.register("before-send.sqs.SendMessage", flaky)
+    listener._sqs.call = flaky
     # WHEN a request arrives
     response = invoke(listener, post_event({"a": 1}))
     # THEN the retry lands it: 200, one message, after a short jittered backoff
@@ -583,11 +586,10 @@ def test_a_transient_failure_then_success_is_one_message_and_200(
 
 def test_default_client_config_keeps_the_worst_case_under_the_budget(listener: ModuleType) -> None:
     # GIVEN the listener with default settings
-    config = listener._sqs.meta.config
+    config = listener._sqs
     settings = listener.SETTINGS
-    # THEN the client has short timeouts and leaves retries to the listener
+    # THEN the client has short timeouts (it makes one attempt per call: retries are ours)
     assert (config.connect_timeout, config.read_timeout) == (0.2, 0.3)
-    assert config.retries == {"total_max_attempts": 1, "mode": "standard"}
     assert settings.max_attempts == 2
     # AND the worst case of one request's SQS work stays well under 1.5 s
     worst = (
@@ -612,9 +614,7 @@ def test_timeouts_and_attempts_come_from_the_environment(
         ),
     ).handler
     # THEN the client and the retry loop use them
-    config = listener._sqs.meta.config
-    assert (config.connect_timeout, config.read_timeout) == (0.1, 0.25)
-    assert config.retries["total_max_attempts"] == 1
+    assert (listener._sqs.connect_timeout, listener._sqs.read_timeout) == (0.1, 0.25)
     assert listener.SETTINGS.max_attempts == 3
 
 
@@ -657,7 +657,8 @@ def test_retries_stop_when_another_attempt_could_overrun_the_budget(
 
     def time_out(url: str) -> Exception:
         now[0] += attempt_time
-        return ReadTimeoutError(endpoint_url=url)
+        error: Exception = listener.aws.ReadTimeoutError(f"{url}: no answer")
+        return error
 
     attempts = fail_every_send(listener, time_out)
     # WHEN a request arrives
@@ -879,7 +880,7 @@ def test_import_creates_no_ssm_client(listener: ModuleType) -> None:
     # THEN only the SQS client exists: SSM waits for a handshake
     assert listener._ssm is None
     assert listener._secrets == {}
-    assert listener._sqs.meta.service_model.service_name == "sqs"
+    assert isinstance(listener._sqs, listener.aws.SQS)
 
 
 # --- Logs ----------------------------------------------------------------------------------------

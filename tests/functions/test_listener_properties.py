@@ -60,7 +60,7 @@ STRAVA_EVENTS = tuple(
 STRAVA_NUMBERS = ("owner_id", "object_id", "event_time", "subscription_id")
 STRAVA_WORDS = ("object_type", "aspect_type")
 LISTENER_STATUSES = frozenset({200, 400, 401, 403, 404, 405, 413, 415, 503})
-MAIN_EXAMPLES = 1000
+MAIN_EXAMPLES = 400
 
 # Characters an SQS message may carry (SQS API reference, SendMessage: #x9 | #xA | #xD |
 # #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF).

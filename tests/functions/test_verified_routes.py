@@ -240,9 +240,13 @@ def test_fifo_deduplicates_a_senders_retry_by_its_delivery_id(
     )
     listener = load_function("listener", env).handler
     sends: list[dict[str, Any]] = []
-    listener._sqs.meta.events.register(
-        "provide-client-params.sqs.SendMessage", lambda params, **_: sends.append(dict(params))
-    )
+    call = listener._sqs.call
+
+    def record(operation: str, endpoint: str, payload: dict[str, Any]) -> Any:
+        sends.append(dict(payload))
+        return call(operation, endpoint, payload)
+
+    listener._sqs.call = record
     # WHEN GitHub redelivers one delivery (same id) with a body that differs in formatting
     first = b'{"zen": "x"}'
     again = b'{"zen":  "x"}'

@@ -20,8 +20,9 @@ from typing import Any
 
 import boto3
 import pytest
+from environments import listener_env
 from fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava, serve_strava
-from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from local.function_url import FunctionUrlServer
 from local.lambda_runtime import Invocation
@@ -39,38 +40,15 @@ fake_strava = pytest.fixture(serve_strava, name="fake_strava")
 
 
 def _listener_environment(queue_url: str) -> dict[str, str]:
-    """The listener's configuration for one Strava route at ROUTE, its token in PARAMETER.
-
-    Both ways the listener has been configured: LISTENER_PATHS and VERIFY_TOKEN_PARAMETER, and
-    the one LISTENER_CONFIG object of routes.
-    """
-    route = {
-        "name": "strava",
-        "path": ROUTE,
-        "source": "strava",
-        "subscriptionIds": [],
-        "ownerIds": [],
-        "secretParameter": PARAMETER,
-    }
-    config = {
-        "queueUrl": queue_url,
-        "fifo": False,
-        "maxMessageBytes": 1048576,
-        "acceptedContentTypes": ["application/json"],
-        "messageGroupField": None,
-        "routes": [route],
-    }
-    return {
-        "QUEUE_URL": queue_url,
-        "LISTENER_PATHS": json.dumps([ROUTE]),
-        "VERIFY_TOKEN_PARAMETER": PARAMETER,
-        "LISTENER_CONFIG": json.dumps(config),
-    }
+    """The listener's configuration for one Strava route at ROUTE, its token in PARAMETER,
+    written by the program's own code (tests/environments.py)."""
+    routes = [{"name": "strava", "path": ROUTE, "source": "strava"}]
+    return listener_env(queue_url, routes=routes, secret_parameters={"strava": PARAMETER})
 
 
 def _import_listener() -> Any:
     """functions/listener as Lambda imports it: its folder first on sys.path, fresh modules."""
-    names = ("handler", "senders")
+    names = ("handler", "senders", "aws")
     for name in names:
         sys.modules.pop(name, None)
     sys.path.insert(0, str(LISTENER))
@@ -104,7 +82,7 @@ class InProcessFunction:
 def listener() -> Iterator[str]:
     """The listener's URL (ends with "/"), serving ROUTE with TOKEN; one per module."""
     with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM", "AWS_PROFILE"):
+        for name in ("AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SSM", "AWS_PROFILE"):
             env.delenv(name, raising=False)
         for name, value in (
             ("AWS_ACCESS_KEY_ID", "testing"),
@@ -113,7 +91,12 @@ def listener() -> Iterator[str]:
             ("AWS_DEFAULT_REGION", REGION),
         ):
             env.setenv(name, value)
-        with mock_aws():
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        moto.start()
+        host, port = moto.get_host_and_port()
+        # The listener's own client, like the test's boto3, finds moto through the endpoint.
+        env.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+        try:
             ssm = boto3.client("ssm", region_name=REGION)
             ssm.put_parameter(Name=PARAMETER, Value=TOKEN, Type="SecureString")
             queue_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="q")[
@@ -125,6 +108,8 @@ def listener() -> Iterator[str]:
                 # Warm: the listener reads its token from SSM on the first handshake only.
                 assert webhook.check_handshake(server.url + "strava", TOKEN, timeout=30).ok
                 yield server.url
+        finally:
+            moto.stop()
 
 
 @pytest.fixture
