@@ -36,13 +36,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, summarize
-from bench.events import function_url_post, numbered_body
+from bench.events import listener_message_attributes, numbered_body
 from bench.http_load import Reply, post_all
 from bench.machine import describe, utc_now
 from bench.poison import FIXTURE_DIR
 from bench.report import write_document
 from bench.served import LogTail, Processed, ServedStack, wait_for_messages
-from bench.warm import listener_attributes
 
 STACK = "load"
 RESULTS = ROOT / "bench" / "load-results.json"
@@ -219,7 +218,7 @@ def drain_phase(
     poison_at = {int(i * step + step / 2) for i in range(poison_count)}
     retry = "immediate" if run.retry == "immediate" else None
     bodies = [numbered_body(10**6 + i, poison=i in poison_at, retry=retry) for i in range(n)]
-    attributes = listener_attributes(function_url_post("{}"))
+    attributes = listener_message_attributes()
     sqs = served.client("sqs")
     queue_url = served.outputs["queue_url"]
     dlq_url = served.outputs["dlq_url"]
