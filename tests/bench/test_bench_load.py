@@ -65,6 +65,13 @@ def _line(at: float, message: str, message_id: str, receive_count: int | None = 
     return LogLine(at, json.dumps(fields))
 
 
+def _processed(*counts: tuple[str, int | None]) -> Processed:
+    """What the processor's log says: one "message processed" line per (id, receive count)."""
+    seen = Processed.empty()
+    seen.add([_line(float(i), "message processed", m, c) for i, (m, c) in enumerate(counts)])
+    return seen
+
+
 def _checks(seen: Processed, answered: set[str]) -> dict[str, bool]:
     run = LoadRun(requests=len(answered), concurrency=1, poison_percent=0, retry="immediate")
     at_least_once(run, seen, answered=answered, good=set(), listener=ListenerLog())
@@ -81,15 +88,8 @@ SENT = (
 
 def test_a_duplicate_after_a_redelivery_is_at_least_once() -> None:
     # GIVEN a message processed again after SQS handed it out a second time
-    seen = Processed.empty()
-    seen.add(
-        [
-            _line(1.0, "message processed", "a", receive_count=1),
-            _line(2.0, "message processed", "a", receive_count=2),
-            _line(2.0, "message processed", "b"),
-            LogLine(1.5, "[local] SQS q: batch of 1 failed (Sandbox.Timedout); ..."),
-        ]
-    )
+    seen = _processed(("a", 1), ("a", 2), ("b", 1))
+    seen.add([LogLine(1.5, "[local] SQS q: batch of 1 failed (Sandbox.Timedout); ...")])
     # THEN every check passes, and the redelivery is counted
     assert _checks(seen, {"a", "b"}) == {PROCESSED: True, REDELIVERED: True, SENT: True}
     assert seen.receive_counts == {"a": [1, 2], "b": [1]}
@@ -98,28 +98,13 @@ def test_a_duplicate_after_a_redelivery_is_at_least_once() -> None:
 
 def test_at_least_once_flags_missing_unexplained_duplicates_and_strays() -> None:
     # GIVEN one message processed twice from the same receive, one never, one nobody sent
-    seen = Processed.empty()
-    seen.add(
-        [
-            _line(1.0, "message processed", "a", receive_count=1),
-            _line(2.0, "message processed", "a", receive_count=1),
-            _line(3.0, "message processed", "stray"),
-        ]
-    )
+    seen = _processed(("a", 1), ("a", 1), ("stray", 1))
     # THEN each is its own failed check
     assert _checks(seen, {"a", "b"}) == {PROCESSED: False, REDELIVERED: False, SENT: False}
 
 
 def test_a_duplicate_whose_receive_count_is_not_logged_is_unexplained() -> None:
-    seen = Processed.empty()
-    seen.add(
-        [
-            _line(1.0, "message processed", "a", receive_count=1),
-            _line(2.0, "message processed", "a", receive_count=None),
-        ]
-    )
-
-    assert _checks(seen, {"a"})[REDELIVERED] is False
+    assert _checks(_processed(("a", 1), ("a", None)), {"a"})[REDELIVERED] is False
 
 
 def test_extra_messages_are_accepted_only_up_to_the_listener_attempts_without_a_200(

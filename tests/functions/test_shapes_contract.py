@@ -7,7 +7,6 @@ the other, or a response the Function URL could not map, fails these tests.
 
 import ast
 import json
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,7 +23,6 @@ from factories import (
 from local import shapes
 
 ROOT = Path(__file__).resolve().parents[2]
-LoadFunction = Callable[..., Any]  # conftest.load_function
 
 
 def test_the_listener_sets_exactly_the_shared_attributes(
@@ -102,11 +100,10 @@ def test_the_processor_reads_no_attribute_the_listener_does_not_set() -> None:
 
 
 def test_what_the_listener_enqueues_the_processor_reads_from_a_shared_record(
-    load_function: LoadFunction, sqs: Any, queue_url: str
+    listener: ModuleType, processor: Any, sqs: Any, queue_url: str
 ) -> None:
     # GIVEN a message the real listener enqueued, delivered as the shared SQS record
-    listener = load_function("listener", {"QUEUE_URL": queue_url}).handler
-    message_module = load_function("processor").modules["message"]
+    message_module = processor.modules["message"]
     event = post_event({"object_id": 7}, request_id="req-7")
     assert listener.handler(event, LambdaContext())["statusCode"] == 200
     [record] = sqs_event_from_receive(receive_messages(sqs, queue_url), queue_url=queue_url)[
