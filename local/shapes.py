@@ -632,8 +632,8 @@ LISTENER_ATTRIBUTE_NAMES = (
     "userAgent",
     "sourceIp",
 )
-"""The message attributes the listener sets on each message (functions/listener/handler.py),
-and the only ones functions/processor/message.py reads by name."""
+"""The message attributes the listener sets on each message (functions/listener/handler.py;
+docs/design.md, 'The message'), and the only ones functions/processor/message.py reads by name."""
 OPTIONAL_LISTENER_ATTRIBUTES = frozenset({"userAgent", "sourceIp"})
 """Set only when the request has them (SQS refuses empty attribute values)."""
 
