@@ -17,23 +17,47 @@ import pytest
 from bench.common import FUNCTIONS
 from bench.load import STACK, ListenerLog, LoadRun, at_least_once
 from bench.poison import FIXTURE_DIR, build_processor
-from bench.served import LogLine, LogTail, Processed, ServedStack
+from bench.served import LogLine, LogTail, Processed
 from local.state import StackState
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_small_load_run_loses_nothing_and_dead_letters_the_poison(tmp_path: Path) -> None:
+def test_small_load_run_loses_nothing_dead_letters_poison_and_spares_developer_state(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a developer's own session state of the fixture stack (outputs of a `make up` of it,
+    # a queue snapshot its last stop left)
+    state = StackState.of(FIXTURE_DIR, STACK)
+    state.dir.mkdir(parents=True, exist_ok=True)
+    planted = {
+        state.outputs_file: b'{"listener_url": "http://127.0.0.1:1/"}\n',
+        state.snapshot_file: b'{"version": 1, "queues": {}}',
+    }
+    kept = {path: path.read_bytes() for path in planted if path.exists()}
+    for path, content in planted.items():
+        path.write_bytes(content)
+    # WHEN the load test serves the same stack (in a state folder of its own) at CI size
     output = tmp_path / "load.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.load", "--requests", "40", "--concurrency", "8",
-         "--retry", "immediate", "--timeout", "45", "--quiet", "--output", str(output)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=55,
-        check=False,
-    )  # fmt: skip
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.load", "--requests", "40", "--concurrency", "8",
+             "--retry", "immediate", "--timeout", "45", "--quiet", "--output", str(output)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=55,
+            check=False,
+        )  # fmt: skip
+        # THEN the developer's files are as they were, byte for byte
+        assert {path: path.read_bytes() for path in planted} == planted
+    finally:
+        for path in planted:
+            if path in kept:
+                path.write_bytes(kept[path])
+            else:
+                path.unlink(missing_ok=True)
+    # AND every check passed: nothing lost, duplicates only after redeliveries, poison in the DLQ
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(output.read_text())
     assert result["passed"] is True
@@ -143,26 +167,3 @@ def test_fixture_processor_is_the_real_one_with_process_wrapped(tmp_path: Path) 
     assert (built / "handler.py").read_bytes() == (real / "handler.py").read_bytes()
     assert (built / "default_process.py").read_bytes() == (real / "process.py").read_bytes()
     assert b"PoisonMessageError" in (built / "process.py").read_bytes()
-
-
-def test_serving_a_stack_leaves_its_developer_state_as_it_was() -> None:
-    # GIVEN a developer's own session state of the fixture stack
-    state = StackState.of(FIXTURE_DIR, STACK)
-    state.dir.mkdir(parents=True, exist_ok=True)
-    planted = {
-        state.outputs_file: b'{"listener_url": "http://127.0.0.1:1/"}\n',
-        state.snapshot_file: b'{"version": 1, "queues": {}}',
-    }
-    for path, content in planted.items():
-        path.write_bytes(content)
-    try:
-        # WHEN the benchmark serves (and stops) the same stack
-        served = ServedStack(FIXTURE_DIR, STACK)
-        served.start()
-        assert served.outputs["listener_url"].startswith("http://127.0.0.1:")
-        served.stop()
-        # THEN the developer's files are back, byte for byte
-        assert {path: path.read_bytes() for path in planted} == planted
-    finally:
-        for path in planted:
-            path.unlink(missing_ok=True)
