@@ -38,6 +38,8 @@ up: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# Every accepted message processed at least once, a duplicate only after a redelivery (a higher
+# receive count), poison dead-lettered: README.md, "Load test".
 loadtest: $(STAMP)
 	$(PY) -m bench.load --requests 1000 --concurrency 50
 

@@ -19,6 +19,7 @@ from bench.common import ROOT, PartResult, Progress
 from bench.context import Context
 from bench.machine import describe, utc_now
 from bench.report import build_document, missed_targets, read_previous, table, write_document
+from local.state import default_root
 
 PARTS: dict[str, Callable[[Context], PartResult]] = {
     "cold": cold.run,
@@ -29,7 +30,7 @@ PARTS: dict[str, Callable[[Context], PartResult]] = {
     "client": client.run,
 }
 RESULTS = ROOT / "bench" / "results.json"
-QUICK_RESULTS = ROOT / ".local" / "bench" / "results-quick.json"
+QUICK_RESULTS = default_root(ROOT) / "bench" / "results-quick.json"
 
 
 def _parts(text: str) -> list[str]:

@@ -26,8 +26,10 @@ from typing import Any
 import boto3
 
 from bench.common import DUMMY_CREDENTIALS, REGION, ROOT
-from local.cloud import parse_environment
+from local.state import STATE_DIR, StackState
 
+POLLER_PREFIX = "[local] SQS "
+"""How the local event source mapping's lines start in a function's log (local/poller.py)."""
 READY = re.compile(r"^Ready in (?P<seconds>[0-9.]+) s\. Logs: (?P<logs>.+?)/?\. ")
 OUTPUT = re.compile(r"^    (?P<key>[a-z_]+) = (?P<value>\S+)$")
 
@@ -90,12 +92,19 @@ class LogTail:
 
 @dataclass
 class Processed:
-    """Per message id: when each "message processed" / "record failed" line appeared."""
+    """Per message id: when each "message processed" / "record failed" line appeared, and what
+    the local cloud's poller said about redeliveries."""
 
     processed: dict[str, list[float]]
     failed: dict[str, list[float]]
     errors: dict[str, int] = field(default_factory=dict)
     """Error types of the "record failed" lines, counted."""
+    receive_counts: dict[str, list[int | None]] = field(default_factory=dict)
+    """The ApproximateReceiveCount each "message processed" line logged, in line order (None
+    when a line had none): a redelivered message comes back with a higher one."""
+    poller_notes: list[str] = field(default_factory=list)
+    """The event source mapping's own lines ("[local] SQS ..."): failed batches whose messages
+    return after the visibility timeout, messages delivered again, deletes that failed."""
 
     @classmethod
     def empty(cls) -> Processed:
@@ -103,6 +112,9 @@ class Processed:
 
     def add(self, lines: list[LogLine]) -> None:
         for line in lines:
+            if line.text.startswith(POLLER_PREFIX):
+                self.poller_notes.append(line.text)
+                continue
             data = line.json()
             if data is None:
                 continue
@@ -111,6 +123,10 @@ class Processed:
                 continue
             if data.get("message") == "message processed":
                 self.processed.setdefault(message_id, []).append(line.at)
+                count = data.get("receive_count")
+                self.receive_counts.setdefault(message_id, []).append(
+                    count if isinstance(count, int) and not isinstance(count, bool) else None
+                )
             elif data.get("message") == "record failed":
                 self.failed.setdefault(message_id, []).append(line.at)
                 error = str(data.get("error"))
@@ -131,10 +147,9 @@ class ServedStack:
         self.aws_environment: dict[str, str] = {}
         """What `python -m local env` prints (endpoint, region, the deployer's keys), when the
         local cloud writes it; dummy keys otherwise."""
-        self.state_root = self.project_dir / ".local" / "bench-served"
+        self.state = StackState(self.project_dir / STATE_DIR / "bench-served", stack)
         """A state folder of its own, so a developer's `make up` of the same stack is untouched
         (and a running one does not block the benchmark)."""
-        self.log_dir = self.state_root / stack / "logs"
         self.ready_seconds = math.nan
         """Time from spawning the process to its "Ready" line, measured here."""
         self.reported_ready_seconds = math.nan
@@ -146,7 +161,11 @@ class ServedStack:
 
     @property
     def state_dir(self) -> Path:
-        return self.state_root / self.stack
+        return self.state.dir
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state.log_dir
 
     def start(self, timeout: float = 60.0) -> float:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -165,7 +184,7 @@ class ServedStack:
                 "0",
                 "--fresh",
                 "--state-dir",
-                str(self.state_root),
+                str(self.state.root),
             ],
             cwd=ROOT,
             env=env,
@@ -196,10 +215,8 @@ class ServedStack:
             "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         }
-        path = self.state_dir / "env"
-        if path.is_file():
-            variables = parse_environment(path.read_text())
-            env.update({k: v for k, v in variables.items() if k.startswith("AWS_")})
+        variables = self.state.read_environment()
+        env.update({k: v for k, v in variables.items() if k.startswith("AWS_")})
         return env
 
     def client(self, service: str = "sqs") -> Any:
@@ -232,12 +249,11 @@ class ServedStack:
             ready = READY.match(line)
             if ready:
                 self.reported_ready_seconds = float(ready["seconds"])
-                self.log_dir = Path(ready["logs"])
                 self._ready.set()
 
     def log_path(self, output_name: str) -> Path:
         """The log file of the function named by a stack output (e.g. processor_function_name)."""
-        return self.log_dir / f"{self.outputs[output_name].replace('/', '_')}.log"
+        return self.state.log_file(self.outputs[output_name])
 
     def last_lines(self) -> str:
         return "\n".join(self._tail)

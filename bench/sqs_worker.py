@@ -32,7 +32,7 @@ from typing import Any
 import boto3
 
 from bench.common import DUMMY_CREDENTIALS, REGION
-from bench.events import function_url_post, numbered_body
+from bench.events import listener_message_attributes, numbered_body
 
 
 def _client() -> Any:
@@ -50,14 +50,8 @@ def _client() -> Any:
     )
 
 
-def listener_attributes() -> dict[str, dict[str, str]]:
-    from bench.warm import listener_attributes as attributes
-
-    return attributes(function_url_post("{}"))
-
-
 def send(client: Any, queue_url: str, count: int, offset: int) -> dict[str, float]:
-    attributes = listener_attributes()
+    attributes = listener_message_attributes()
     bodies = [numbered_body(offset + i) for i in range(count)]
     first = time.time()
     for body in bodies:
@@ -66,7 +60,7 @@ def send(client: Any, queue_url: str, count: int, offset: int) -> dict[str, floa
 
 
 def loop(client: Any, queue_url: str, count: int, offset: int) -> dict[str, float]:
-    attributes = listener_attributes()
+    attributes = listener_message_attributes()
     bodies = [numbered_body(offset + i) for i in range(count)]
     first = time.time()
     done = 0

@@ -37,7 +37,7 @@ from bench.common import (
     summarize,
 )
 from bench.context import Context
-from bench.events import LambdaContext, function_url_post, sample_body
+from bench.events import LambdaContext, function_url_post, listener_message_attributes, sample_body
 
 TARGET_RATIO = 1.10
 MODULE_NAME = "bench_listener_handler"
@@ -90,23 +90,6 @@ def drain(client: Any, queue_url: str) -> int:
         removed += len(messages)
 
 
-def listener_attributes(event: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """The message attributes the listener attaches for `event` (DESIGN.md section 3)."""
-    http = event["requestContext"]["http"]
-    values = {
-        "path": event["rawPath"],
-        "route": "demo",
-        "source": "none",
-        "contentType": event["headers"]["content-type"],
-        "receivedAt": "2026-01-01T00:00:00.000Z",
-        "requestId": event["requestContext"]["requestId"],
-        "bodyEncoding": "text",
-        "userAgent": http["userAgent"],
-        "sourceIp": http["sourceIp"],
-    }
-    return {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
-
-
 def _timed(call: Callable[[], object]) -> Callable[[], float]:
     def sample() -> float:
         started = time.perf_counter()
@@ -142,7 +125,7 @@ def run(ctx: Context) -> PartResult:
     def call_floor() -> None:
         floor_client.send_message(QueueUrl=queue_url, MessageBody=body)
 
-    attributes = listener_attributes(events[0])
+    attributes = listener_message_attributes(events[0])
 
     def call_floor_attributes() -> None:
         floor_client.send_message(

@@ -17,9 +17,10 @@ from pathlib import Path
 from types import FrameType
 
 from local import config_cmd
-from local.cloud import STATE_DIR, LocalCloud, StackBusyError
+from local.cloud import LocalCloud, StackBusyError
 from local.provider import LocalResourceError, UnsupportedResourceError
 from local.stackfile import StackFileError
+from local.state import STATE_DIR, StackState, StateError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,28 +126,34 @@ def up(args: argparse.Namespace, started: float) -> int:
     return 0
 
 
-def _served(args: argparse.Namespace, name: str) -> Path | None:
-    root = args.state_dir if args.state_dir is not None else args.cwd.resolve() / STATE_DIR
-    path = root / args.stack / name
-    if not path.is_file():
-        print(f"error: stack {args.stack!r} is not being served (no {path})", file=sys.stderr)
+def _served(args: argparse.Namespace) -> StackState | None:
+    state = StackState.of(args.cwd, args.stack, args.state_dir)
+    if not state.served:
+        print(
+            f"error: stack {args.stack!r} is not being served (no {state.outputs_file})",
+            file=sys.stderr,
+        )
         return None
-    return path
+    return state
 
 
 def env(args: argparse.Namespace) -> int:
-    path = _served(args, "env")
-    if path is None:
+    state = _served(args)
+    if state is None:
         return 2
-    print(path.read_text(), end="")
+    print(state.env_file.read_text() if state.env_file.is_file() else "", end="")
     return 0
 
 
 def output(args: argparse.Namespace) -> int:
-    path = _served(args, "outputs.json")
-    if path is None:
+    state = _served(args)
+    if state is None:
         return 2
-    outputs = json.loads(path.read_text())
+    try:
+        outputs = state.read_outputs()
+    except StateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.name:
         if args.name not in outputs:
             print(f"error: no output {args.name!r}; have {sorted(outputs)}", file=sys.stderr)

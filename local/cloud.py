@@ -6,7 +6,6 @@ import base64
 import fcntl
 import json
 import os
-import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,25 +15,7 @@ from typing import Any, TextIO
 from local.logs import LogSink
 from local.moto_server import EmbeddedAws
 from local.stackfile import load_stack_config
-
-STATE_DIR = ".local"
-"""Git-ignored folder of the project: logs and outputs per stack."""
-
-
-def format_environment(variables: dict[str, str]) -> str:
-    """Shell exports, the format of `.local/<stack>/env` and of `python -m local env`."""
-    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables.items())
-
-
-def parse_environment(text: str) -> dict[str, str]:
-    """The variables `format_environment` wrote (other lines are ignored)."""
-    variables: dict[str, str] = {}
-    for line in text.splitlines():
-        words = shlex.split(line, comments=True)
-        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
-            name, value = words[1].split("=", 1)
-            variables[name] = value
-    return variables
+from local.state import StackState
 
 
 class StackBusyError(RuntimeError):
@@ -64,8 +45,8 @@ class LocalCloud:
 
     def __post_init__(self) -> None:
         self.project_dir = self.project_dir.resolve()
-        root = self.state_root or self.project_dir / STATE_DIR
-        self.state_dir = root / self.stack
+        self.state = StackState.of(self.project_dir, self.stack, self.state_root)
+        self.state_dir = self.state.dir
         self._aws: EmbeddedAws | None = None
         self._provider: Any = None
         self._logs: LogSink | None = None
@@ -78,7 +59,7 @@ class LocalCloud:
 
     @property
     def log_dir(self) -> Path:
-        return self.state_dir / "logs"
+        return self.state.log_dir
 
     def start(self) -> dict[str, Any]:
         began = time.monotonic()
@@ -88,7 +69,7 @@ class LocalCloud:
         leftover = self._take_snapshot()
         # Starts in the background while the program is imported and evaluated.
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._aws = EmbeddedAws(snapshot=self.snapshot_path, log_path=self.log_dir / "moto.log")
+        self._aws = EmbeddedAws(snapshot=self.snapshot_path, log_path=self.state.aws_log_file)
         try:
             from local.program import evaluate
             from local.provider import LocalProvider
@@ -117,8 +98,7 @@ class LocalCloud:
         if self.enforce_iam:
             self._aws.enforce_iam()
         self.region = config.region
-        (self.state_dir / "env").write_text(format_environment(self.environment()))
-        (self.state_dir / "outputs.json").write_text(json.dumps(self.outputs, indent=2) + "\n")
+        self.state.write_served(self.outputs, self.environment())
         self.startup_seconds = time.monotonic() - began
         return self.outputs
 
@@ -146,7 +126,7 @@ class LocalCloud:
 
     @property
     def snapshot_path(self) -> Path:
-        return self.state_dir / "queues.json"
+        return self.state.snapshot_file
 
     def _take_snapshot(self) -> dict[str, list[dict[str, Any]]]:
         path = self.snapshot_path
@@ -185,8 +165,7 @@ class LocalCloud:
     def _lock_stack(self) -> None:
         """One local cloud per stack and state folder: a second one would take over the first
         one's outputs, logs and queue snapshot."""
-        path = self.state_dir / "lock"
-        handle = path.open("a+")
+        handle = self.state.lock_file.open("a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -216,10 +195,7 @@ class LocalCloud:
             self._logs = None
         handle = self._lock_handle
         if handle is not None:  # only the owner of the stack's state cleans it up
-            for name in ("outputs.json", "env"):
-                served = self.state_dir / name
-                if served.exists():
-                    served.unlink()
+            self.state.clear_served()
             handle.close()
             self._lock_handle = None
 

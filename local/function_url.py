@@ -4,24 +4,19 @@ The request becomes the event a Function URL would send (``version`` "2.0", ``ra
 comma-joined repeated headers and query keys, ``cookies``, base64 for non-text bodies...) and the
 handler's return value is mapped back to HTTP as Lambda does: a dict with ``statusCode`` is an
 HTTP response; any other JSON value is a 200 ``application/json`` body. Errors and timeouts are
-502, throttles 429, and an event over 6 MB is 413 without invoking, like AWS.
+502, throttles 429, and an event over 6 MB is 413 without invoking, like AWS. Those shapes
+and rules live in local/shapes.py, shared with the tests; this module is the HTTP server.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from local.lambda_runtime import (
     MAX_PAYLOAD_BYTES,
@@ -30,203 +25,28 @@ from local.lambda_runtime import (
     LocalFunction,
     RequestTooLargeError,
 )
-
-__all__ = [
-    "FunctionUrlServer",
-    "HttpResponse",
-    "build_event",
-    "is_text_content_type",
-    "response_from_invocation",
-]
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_DRAIN_LIMIT = 64 * 1024 * 1024
-"""Bodies up to this size are read and dropped before a 413, so the client sees the answer."""
-_HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
-_TEXT_APPLICATION_TYPES = frozenset(
-    {"application/json", "application/xml", "application/javascript", "application/ecmascript"}
+from local.shapes import (
+    HttpResponse,
+    bad_gateway_response,
+    event_from_http_request,
+    http_response,
+    throttled_response,
+    too_large_response,
 )
 
+__all__ = ["FunctionUrlServer", "HttpResponse", "response_from_invocation"]
 
-def is_text_content_type(content_type: str | None) -> bool:
-    """Whether a Function URL passes a body with this content type as text (else base64).
-
-    text/*, JSON, XML and JavaScript (including ``+json`` / ``+xml`` suffixes) are text; anything
-    else, a missing content type and ``application/x-www-form-urlencoded`` included, is binary.
-    """
-    if not content_type:
-        return False
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return (
-        media_type.startswith("text/")
-        or media_type in _TEXT_APPLICATION_TYPES
-        or media_type.endswith(("+json", "+xml"))
-    )
-
-
-def _request_time(epoch: float) -> str:
-    """``12/Mar/2020:19:03:58 +0000``, independent of the process locale."""
-    t = time.gmtime(epoch)
-    return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:" + time.strftime(
-        "%H:%M:%S +0000", t
-    )
-
-
-def build_event(
-    *,
-    method: str,
-    target: str,
-    headers: Iterable[tuple[str, str]],
-    body: bytes,
-    source_ip: str,
-    url_id: str,
-    request_id: str,
-    protocol: str = "HTTP/1.1",
-    now: float | None = None,
-) -> dict[str, Any]:
-    """The payload-2.0 event a Function URL with auth type NONE builds for this request."""
-    now = time.time() if now is None else now
-    if target.startswith(("http://", "https://")):  # absolute-form request target
-        parts = urlsplit(target)
-        raw_path, raw_query = parts.path or "/", parts.query
-    else:
-        raw_path, _, raw_query = target.partition("?")
-    joined: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in headers:
-        key = name.lower()
-        if key == "cookie":
-            cookies.extend(c.strip() for c in value.split(";") if c.strip())
-            continue
-        joined[key] = f"{joined[key]},{value}" if key in joined else value
-    domain = joined.get("host", "")
-    joined.setdefault("x-forwarded-for", source_ip)
-    joined.setdefault("x-forwarded-proto", "http")
-    if ":" in domain:
-        joined.setdefault("x-forwarded-port", domain.rsplit(":", 1)[1])
-    joined.setdefault("x-amzn-trace-id", f"Root=1-{int(now):08x}-{uuid.uuid4().hex[:24]}")
-
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": raw_path,
-        "rawQueryString": raw_query,
-    }
-    if cookies:
-        event["cookies"] = cookies
-    event["headers"] = joined
-    if raw_query:
-        params: dict[str, str] = {}
-        for key, value in parse_qsl(raw_query, keep_blank_values=True):
-            params[key] = f"{params[key]},{value}" if key in params else value
-        event["queryStringParameters"] = params
-    event["requestContext"] = {
-        "accountId": "anonymous",
-        "apiId": url_id,
-        "domainName": domain,
-        "domainPrefix": url_id,
-        "http": {
-            "method": method,
-            "path": raw_path,
-            "protocol": protocol,
-            "sourceIp": source_ip,
-            "userAgent": joined.get("user-agent", ""),
-        },
-        "requestId": request_id,
-        "routeKey": "$default",
-        "stage": "$default",
-        "time": _request_time(now),
-        "timeEpoch": int(now * 1000),
-    }
-    is_text = is_text_content_type(joined.get("content-type"))
-    if body and is_text:
-        try:
-            event["body"] = body.decode("utf-8")
-        except UnicodeDecodeError:
-            is_text = False  # not valid text after all: deliver it losslessly
-    if body and not is_text:
-        event["body"] = base64.b64encode(body).decode("ascii")
-    event["isBase64Encoded"] = bool(body) and not is_text
-    return event
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    """What goes back on the wire."""
-
-    status: int
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-
-
-def _bad_gateway() -> HttpResponse:
-    return HttpResponse(
-        502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}'
-    )
+_DRAIN_LIMIT = 64 * 1024 * 1024
+"""Bodies up to this size are read and dropped before a 413, so the client sees the answer."""
 
 
 def response_from_invocation(invocation: Invocation) -> HttpResponse:
     """Map an invocation's outcome to the HTTP response a Function URL would send."""
     if invocation.throttled:
-        return HttpResponse(
-            429,
-            [
-                ("Content-Type", "application/json"),
-                ("x-amzn-ErrorType", "TooManyRequestsException"),
-            ],
-            b'{"Message":"Rate Exceeded."}',
-        )
+        return throttled_response()
     if invocation.error is not None:
-        return _bad_gateway()
-    payload = invocation.payload
-    if not (isinstance(payload, dict) and "statusCode" in payload):
-        text = invocation.payload_json
-        if text is None:
-            text = json.dumps(payload)
-        return HttpResponse(200, [("Content-Type", "application/json")], text.encode())
-    try:
-        return _structured_response(payload)
-    except (TypeError, ValueError, binascii.Error):
-        return _bad_gateway()  # a malformed response is a 502 on AWS too
-
-
-def _structured_response(payload: dict[str, Any]) -> HttpResponse:
-    status = payload["statusCode"]
-    if isinstance(status, bool) or not isinstance(status, int | str):
-        raise TypeError("statusCode must be an integer")
-    status = int(status)
-    if not 100 <= status <= 599:
-        raise ValueError(f"statusCode {status} out of range")
-    raw_headers = payload.get("headers") or {}
-    if not isinstance(raw_headers, dict):
-        raise TypeError("headers must be an object")
-    headers = [
-        (str(name), _header_value(value))
-        for name, value in raw_headers.items()
-        if str(name).lower() not in _HOP_BY_HOP
-    ]
-    if not any(name.lower() == "content-type" for name, _ in headers):
-        headers.append(("Content-Type", "application/json"))
-    cookies = payload.get("cookies") or []
-    if not isinstance(cookies, list):
-        raise TypeError("cookies must be a list")
-    headers.extend(("Set-Cookie", str(cookie)) for cookie in cookies)
-    body = payload.get("body")
-    if body is None:
-        data = b""
-    elif not isinstance(body, str):
-        data = json.dumps(body).encode()
-    elif payload.get("isBase64Encoded") is True:
-        data = base64.b64decode(body, validate=True)
-    else:
-        data = body.encode()
-    return HttpResponse(status, headers, data)
-
-
-def _header_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+        return bad_gateway_response()
+    return http_response(invocation.payload, invocation.payload_json)
 
 
 class _PayloadTooLargeError(Exception):
@@ -268,13 +88,13 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
         except _PayloadTooLargeError:
-            self._send(_too_large(), request_id)
+            self._send(too_large_response(MAX_PAYLOAD_BYTES), request_id)
             return
         except ValueError:
             self.close_connection = True
             self._send(HttpResponse(400, [("Content-Type", "application/json")]), request_id)
             return
-        event = build_event(
+        event = event_from_http_request(
             method=self.command,
             target=self.path,
             headers=self.headers.items(),
@@ -288,9 +108,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             invocation = self.server.function.invoke(event, request_id=request_id)
         except RequestTooLargeError:
-            response = _too_large()
+            response = too_large_response(MAX_PAYLOAD_BYTES)
         except FunctionClosedError:
-            response = _bad_gateway()
+            response = bad_gateway_response()
         else:
             response = response_from_invocation(invocation)
         self._send(response, request_id)
@@ -346,22 +166,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 for _method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
     setattr(_Handler, f"do_{_method}", _Handler._serve)
-
-
-def _too_large() -> HttpResponse:
-    return HttpResponse(
-        413,
-        [
-            ("Content-Type", "application/json"),
-            ("x-amzn-ErrorType", "RequestEntityTooLargeException"),
-        ],
-        json.dumps(
-            {
-                "Message": f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the "
-                "InvokeFunction operation"
-            }
-        ).encode(),
-    )
 
 
 class FunctionUrlServer:

@@ -13,6 +13,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
+from local.state import log_file_name
+
 __all__ = ["LogSink"]
 
 # Bright ANSI colours; a function always gets the same one so its lines are easy to follow.
@@ -57,7 +59,7 @@ class LogSink:
         """The file a function's lines go to (``None`` when no log directory was given)."""
         if self._log_dir is None:
             return None
-        return self._log_dir / f"{name.replace('/', '_')}.log"
+        return self._log_dir / log_file_name(name)
 
     def write(self, name: str, text: str) -> None:
         """Write one or more lines on behalf of ``name``; a final newline is optional."""

@@ -5,12 +5,12 @@ gathered for at most ``batching_window_seconds``, at most ``max_concurrency`` ba
 real SQS event records, and deletion rules that make retries and the dead-letter queue work:
 nothing is deleted when the invocation fails, and with ``ReportBatchItemFailures`` only the
 records the function did not report are deleted. The queue's redrive policy (implemented by the
-SQS server on receive) then moves messages that keep failing to the DLQ.
+SQS server on receive) then moves messages that keep failing to the DLQ. The record shape and
+the batch-response rule live in local/shapes.py.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -27,8 +27,9 @@ from local.lambda_runtime import (
     RequestTooLargeError,
 )
 from local.logs import LogSink
+from local.shapes import failed_message_ids, sqs_record
 
-__all__ = ["DEFAULT_MAX_CONCURRENCY", "SqsPoller", "failed_message_ids", "sqs_record"]
+__all__ = ["DEFAULT_MAX_CONCURRENCY", "SqsPoller"]
 
 DEFAULT_MAX_CONCURRENCY = 5
 """Batches in flight when the mapping sets no maximum (AWS starts with 5 pollers)."""
@@ -44,67 +45,6 @@ after a long poll that started while the group was still busy."""
 SHORT_POLL_INTERVAL = 0.05
 
 _PROBLEM_BACKOFF_SECONDS = 1.0
-
-
-def sqs_record(message: Mapping[str, Any], *, queue_arn: str) -> dict[str, Any]:
-    """Turn a ReceiveMessage entry into the record Lambda puts in an SQS event."""
-    record: dict[str, Any] = {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message.get("Body", ""),
-        "attributes": dict(message.get("Attributes", {})),
-        "messageAttributes": {
-            name: _message_attribute(value)
-            for name, value in message.get("MessageAttributes", {}).items()
-        },
-    }
-    if "MD5OfMessageAttributes" in message:
-        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-    record["md5OfBody"] = message.get("MD5OfBody", "")
-    record["eventSource"] = "aws:sqs"
-    record["eventSourceARN"] = queue_arn
-    record["awsRegion"] = queue_arn.split(":")[3]
-    return record
-
-
-def _message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
-    attribute: dict[str, Any] = {}
-    if "StringValue" in value:
-        attribute["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode("ascii")
-    attribute["stringListValues"] = list(value.get("StringListValues", []))
-    attribute["binaryListValues"] = [
-        base64.b64encode(item).decode("ascii") for item in value.get("BinaryListValues", [])
-    ]
-    attribute["dataType"] = value.get("DataType", "String")
-    return attribute
-
-
-def failed_message_ids(payload: Any, batch_ids: set[str]) -> set[str] | None:
-    """Message ids a ReportBatchItemFailures response asks to retry; None = the whole batch.
-
-    As on AWS: a null/empty response or list means full success; an entry that is not an object,
-    has no ``itemIdentifier``, an empty/null one, or an id not in the batch fails the batch.
-    """
-    if payload is None:
-        return set()
-    if not isinstance(payload, dict):
-        return None
-    failures = payload.get("batchItemFailures")
-    if failures is None:
-        return set()
-    if not isinstance(failures, list):
-        return None
-    failed: set[str] = set()
-    for item in failures:
-        if not isinstance(item, dict):
-            return None
-        identifier = item.get("itemIdentifier")
-        if not isinstance(identifier, str) or identifier not in batch_ids:
-            return None
-        failed.add(identifier)
-    return failed
 
 
 class SqsPoller:
@@ -361,7 +301,7 @@ class SqsPoller:
                     "batch will be retried"
                 )
                 return
-            keep = failed
+            keep = set(failed)
             if keep:
                 self._log(f"{len(keep)} of {len(records)} records reported failed; retrying those")
         self._delete([record for record in records if record["messageId"] not in keep])

@@ -1,10 +1,11 @@
 """`python -m ops`: operator commands for a deployed async-webhook stack, on AWS or local.
 
 Where the stack's URLs come from, in order: the flags (--url, --queue-url, --dlq-url); else,
-with --local, the local cloud being served (`python -m local up`, .local/<stack>/); else
-`pulumi stack output --json` of the project folder. Exit status: 0 ok, 1 the operation failed,
-2 bad input or configuration (nothing was sent). `strava subscribe / view / unsubscribe` act as
-your Strava application: $STRAVA_CLIENT_ID and $STRAVA_CLIENT_SECRET (ops/strava.py).
+with --local, the local cloud being served (`python -m local up`, .local/<stack>/, or the folder
+given to both as --state-dir); else `pulumi stack output --json` of the project folder. Exit
+status: 0 ok, 1 the operation failed, 2 bad input or configuration (nothing was sent).
+`strava subscribe / view / unsubscribe` act as your Strava application: $STRAVA_CLIENT_ID and
+$STRAVA_CLIENT_SECRET (ops/strava.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from local.state import STATE_DIR
 from ops import dlq, strava, webhook
 from ops.errors import OpsError, UsageError
 from ops.outputs import Stack, resolve
@@ -39,6 +41,13 @@ def _source_options() -> argparse.ArgumentParser:
     group = options.add_argument_group("where the stack is (flags, else --local, else Pulumi)")
     group.add_argument(
         "--local", action="store_true", help="the local cloud being served (python -m local up)"
+    )
+    group.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help=f"the --state-dir that `python -m local up` was given (implies --local; "
+        f"default: <project>/{STATE_DIR})",
     )
     group.add_argument("-s", "--stack", help="stack name (default: Pulumi's current; dev locally)")
     group.add_argument(
@@ -156,7 +165,14 @@ def _stack(args: argparse.Namespace, needed: tuple[str, ...]) -> Stack:
         "queue_url": getattr(args, "queue_url", None),
         "dlq_url": getattr(args, "dlq_url", None),
     }
-    return resolve(needed, flags, local=args.local, stack=args.stack, project_dir=args.cwd)
+    return resolve(
+        needed,
+        flags,
+        local=args.local,
+        stack=args.stack,
+        project_dir=args.cwd,
+        state_dir=args.state_dir,
+    )
 
 
 def sqs_client(stack: Stack, queue_url: str) -> Any:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.state import StackState, StateError, parse_environment
 from ops.errors import UsageError
 
 PULUMI_TIMEOUT_SECONDS = 60
@@ -41,31 +42,34 @@ class Stack:
         return value
 
 
-def local_stack(project_dir: Path, stack: str) -> Stack:
-    """What `python -m local up` wrote for the stack it serves (removed again when it stops)."""
-    from local.cloud import STATE_DIR  # the local cloud owns that layout
-
-    state = project_dir.resolve() / STATE_DIR / stack
-    outputs_file = state / "outputs.json"
-    if not outputs_file.is_file():
+def local_stack(project_dir: Path, stack: str, state_root: Path | None = None) -> Stack:
+    """What `python -m local up [--state-dir DIR]` wrote for the stack it serves (removed again
+    when it stops). ``state_root``: that --state-dir; default the project's own."""
+    state = StackState.of(project_dir, stack, state_root)
+    if not state.served:
+        state_flag = f" --state-dir {state_root}" if state_root is not None else ""
         raise UsageError(
-            f"stack {stack!r} is not being served locally (no {outputs_file}); "
-            f"start it with `python -m local up -s {stack}`"
+            f"stack {stack!r} is not being served locally (no {state.outputs_file}); "
+            f"start it with `python -m local up -s {stack}{state_flag}`"
         )
     try:
-        outputs = json.loads(outputs_file.read_text())
-    except ValueError as exc:
-        raise UsageError(f"{outputs_file} is not valid JSON: {exc}") from exc
-    env_file = state / "env"
-    aws = parse_env(env_file.read_text()) if env_file.is_file() else {}
-    return Stack(outputs=outputs, source=f"the local cloud ({outputs_file})", aws=aws)
+        outputs = state.read_outputs()
+    except StateError as exc:
+        raise UsageError(str(exc)) from exc
+    return Stack(
+        outputs=outputs,
+        source=f"the local cloud ({state.outputs_file})",
+        aws=_boto3_arguments(state.read_environment()),
+    )
 
 
 def parse_env(text: str) -> dict[str, str]:
     """boto3 keyword arguments from `export NAME=value` lines, as `python -m local env` prints."""
-    from local.cloud import parse_environment  # the local cloud owns that format
+    return _boto3_arguments(parse_environment(text))
 
-    variables = parse_environment(text)
+
+def _boto3_arguments(variables: Mapping[str, str]) -> dict[str, str]:
+    """The AWS_* variables boto3 takes as client keyword arguments, renamed; others dropped."""
     return {
         _ENV_TO_BOTO3[name]: value for name, value in variables.items() if name in _ENV_TO_BOTO3
     }
@@ -106,12 +110,16 @@ def resolve(
     local: bool,
     stack: str | None,
     project_dir: Path,
+    state_dir: Path | None = None,
 ) -> Stack:
-    """Flags win; the local cloud or Pulumi is asked only when a flag is missing (or --local)."""
+    """Flags win; the local cloud or Pulumi is asked only when a flag is missing (or --local).
+
+    A ``state_dir`` (the local cloud's --state-dir) means the local cloud, as --local does.
+    """
     given = {name: value for name, value in flags.items() if value}
     needed = list(needed)
-    if local:
-        found = local_stack(project_dir, stack or "dev")
+    if local or state_dir is not None:
+        found = local_stack(project_dir, stack or "dev", state_dir)
     elif all(name in given for name in needed):
         return Stack(outputs=given, source="the command line")
     else:

@@ -47,19 +47,102 @@ def run_bench(tmp_path: Path, parts: tuple[str, ...]) -> tuple[dict[str, Any], s
     return json.loads(output.read_text()), done.stdout
 
 
-def assert_rows_sane(part: dict[str, Any]) -> None:
+UNITS = {"cold": {"ms"}, "warm": {"ms"}, "size": {"B"}, "program": {"ms"}}
+SAME_WORK = (0.5, 4.0)
+"""Bounds of value/floor where the floor does the same work as what it floors (the same SQS
+call, the same imports): both are measured interleaved on the same machine, so the ratio does
+not depend on its speed, while a unit slip (x1000) or a part that skipped its work falls out."""
+
+
+def assert_rows_sane(name: str, part: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every row well-formed, in the part's units, its ratio value/floor; rows by metric."""
     assert part["rows"], "a part without figures"
     for row in part["rows"]:
         assert isinstance(row["metric"], str) and row["metric"]
+        assert row["unit"] in UNITS[name], row
         assert math.isfinite(row["value"]) and row["value"] > 0, row
         if row["floor"] is not None:
             assert math.isfinite(row["floor"]) and row["floor"] > 0, row
-            assert math.isfinite(row["ratio"]) and row["ratio"] > 0, row
             assert row["ratio"] == pytest.approx(row["value"] / row["floor"], rel=0.01)
         if row["target"]:
             assert isinstance(row["met"], bool), row
         else:
             assert row["met"] is None, row
+    return {row["metric"]: row for row in part["rows"]}
+
+
+def assert_cold_is_measured(part: dict[str, Any]) -> None:
+    rows = assert_rows_sane("cold", part)
+    details = part["details"]
+    init = rows["listener init (import + settings + client)"]
+    process = rows["listener process, start to exit"]
+    bare = rows["bare interpreter, start to exit"]
+    # every variant sampled as often, and the rows are those samples' medians
+    for variant in ("listener", "floor"):
+        assert details["init_ms"][variant]["n"] == details["runs_each"]
+    assert init["value"] == pytest.approx(details["init_ms"]["listener"]["p50"], abs=0.01)
+    # the floor imports boto3 and builds a client, as the listener's init does
+    assert SAME_WORK[0] <= init["ratio"] <= SAME_WORK[1], init
+    # each listener process contains its own init window, so the medians are ordered too...
+    assert init["value"] < process["value"]
+    assert details["init_ms"]["listener"]["max"] < details["process_ms"]["listener"]["max"]
+    # ...and a process that imports boto3 outlasts one that imports nothing
+    assert bare["value"] < process["value"]
+
+
+def assert_warm_is_measured(part: dict[str, Any]) -> None:
+    rows = assert_rows_sane("warm", part)
+    latency = part["details"]["latency_ms"]
+    p50 = rows["POST -> 200 (handler) p50"]
+    p99 = rows["POST -> 200 (handler) p99"]
+    per_request = rows["client per request (original demo) p50"]
+    for variant in ("listener", "floor_send_message", "send_message_with_attributes"):
+        assert latency[variant]["n"] == part["details"]["requests_each"]
+    assert p50["value"] == pytest.approx(latency["listener"]["p50"], abs=0.01)
+    # the listener's request is the floor's SendMessage plus a little Python
+    assert SAME_WORK[0] <= p50["ratio"] <= SAME_WORK[1], p50
+    assert SAME_WORK[0] <= rows["send_message + listener's 7 attributes p50"]["ratio"] <= 4.0
+    # p99 and p50 of the same samples
+    assert p99["value"] >= p50["value"] and p99["floor"] >= p50["floor"]
+    assert per_request["floor"] == p50["value"]  # compared with the listener's own p50
+
+
+def assert_size_is_measured(part: dict[str, Any]) -> None:
+    rows = assert_rows_sane("size", part)
+    for name in ("listener", "processor"):
+        row = rows[f"{name} package"]
+        details = part["details"][name]
+        assert row["value"] == details["zip_bytes"] == int(row["value"])  # whole bytes
+        assert "handler.py" in details["files"]
+        # the package holds handler.py's member and maybe more: never smaller than it alone
+        if details["files"] == ["handler.py"]:
+            assert row["value"] == row["floor"]
+        else:
+            assert row["value"] > row["floor"]
+    listener = rows["listener package"]
+    assert listener["met"] is (listener["value"] < 10 * 1024)
+
+
+def assert_program_is_measured(part: dict[str, Any]) -> None:
+    rows = assert_rows_sane("program", part)
+    details = part["details"]
+    warm = rows["evaluate, in-process (median after the first)"]
+    declared = details["resources_declared"]
+    assert declared > 0
+    assert warm["floor_label"].startswith(f"{declared} bare resources")
+    # the floor declares as many resources under the same mocks
+    assert SAME_WORK[0] <= warm["ratio"] <= 10.0, warm
+    # an empty program declares nothing; a fresh interpreter imports Pulumi first
+    assert rows["evaluate an empty program, in-process"]["value"] < warm["value"]
+    assert rows["evaluate, cold (fresh interpreter)"]["value"] > warm["value"]
+
+
+MEASURED = {
+    "cold": assert_cold_is_measured,
+    "warm": assert_warm_is_measured,
+    "size": assert_size_is_measured,
+    "program": assert_program_is_measured,
+}
 
 
 def test_quick_run_writes_every_selected_part(tmp_path: Path) -> None:
@@ -77,7 +160,7 @@ def test_quick_run_writes_every_selected_part(tmp_path: Path) -> None:
     assert all(machine["packages"].values())
     assert set(document["parts"]) == set(FAST_PARTS)
     for name in FAST_PARTS:
-        assert_rows_sane(document["parts"][name])
+        MEASURED[name](document["parts"][name])
         assert document["parts"][name]["seconds"] >= 0
     # the targets of the brief are all present
     targets = {t["metric"] for ts in document["targets"].values() for t in ts}
@@ -88,12 +171,6 @@ def test_quick_run_writes_every_selected_part(tmp_path: Path) -> None:
     for name in FAST_PARTS:
         for row in document["parts"][name]["rows"]:
             assert row["metric"] in stdout
-    # cold start: every variant sampled as often, the init window inside the process time
-    details = document["parts"]["cold"]["details"]
-    assert details["init_ms"]["listener"]["n"] == details["runs_each"]
-    assert details["init_ms"]["floor"]["n"] == details["runs_each"]
-    # the init window excludes interpreter start-up: it is shorter than the whole process
-    assert details["init_ms"]["listener"]["p50"] < details["process_ms"]["listener"]["p50"]
 
 
 def test_unknown_part_is_refused() -> None:

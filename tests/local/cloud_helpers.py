@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import boto3
 
+from local.state import log_file_name
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_PROGRAM = Path(__file__).resolve().parent / "fixture_program"
 UNSUPPORTED_PROGRAM = Path(__file__).resolve().parent / "unsupported_program"
@@ -56,7 +58,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 def log_text(log_dir: Path, function_name: str) -> str:
-    path = log_dir / f"{function_name}.log"
+    path = log_dir / log_file_name(function_name)
     return path.read_text() if path.exists() else ""
 
 

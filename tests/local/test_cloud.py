@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from cloud_helpers import ROOT, aws_client, log_text, post_json, quiet, request, wait_for
 
+from local import cli as local_cli
 from local.cloud import LocalCloud
 
 EVENTS = ROOT / "events"
@@ -212,19 +213,34 @@ def test_cli_serves_from_another_folder_and_stops_cleanly_on_sigterm(tmp_path: P
             proc.stdout.close()
 
 
-def test_output_command_prints_what_is_being_served(dev_cloud: LocalCloud):
-    # `python -m local output` reads the state of the stack being served.
-    state_root = dev_cloud.state_dir.parent
-    assert state_root.name != ".local"
-    result = subprocess.run(
-        [sys.executable, "-m", "local", "output", "listener_url", "-C", str(ROOT), "-s", "nope"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert "not being served" in result.stderr
+def test_output_command_prints_what_is_being_served(
+    dev_cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
+):
+    # GIVEN the dev stack served from a state folder of its own (not the project's .local)
+    root = dev_cloud.state_dir.parent
+    assert root != ROOT / ".local"
+    where = ["-C", str(ROOT), "--state-dir", str(root)]
+    # WHEN `python -m local output` is asked for every output, as JSON, and for one, bare
+    assert local_cli.main(["output", "--json", *where]) == 0
+    every = json.loads(capsys.readouterr().out)
+    assert local_cli.main(["output", "queue_url", *where]) == 0
+    one = capsys.readouterr().out
+    # THEN it prints what that stack serves
+    assert every == dev_cloud.outputs
+    assert one == dev_cloud.outputs["queue_url"] + "\n"
+
+
+def test_output_command_for_a_stack_not_served_says_so(
+    dev_cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
+):
+    # GIVEN a served dev stack WHEN another stack's outputs are asked for in the same folder
+    where = ["-C", str(ROOT), "--state-dir", str(dev_cloud.state_dir.parent)]
+    code = local_cli.main(["output", "listener_url", "-s", "nope", *where])
+    # THEN it fails, naming the stack and the file it looked for
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "stack 'nope' is not being served" in err
+    assert str(dev_cloud.state_dir.parent / "nope" / "outputs.json") in err
 
 
 def test_env_exports_let_plain_boto3_reach_the_embedded_aws(dev_cloud: LocalCloud, monkeypatch):

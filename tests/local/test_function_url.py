@@ -11,13 +11,10 @@ from typing import Any
 
 import pytest
 
-from local.function_url import (
-    FunctionUrlServer,
-    build_event,
-    is_text_content_type,
-    response_from_invocation,
-)
+from local.function_url import FunctionUrlServer, response_from_invocation
 from local.lambda_runtime import MAX_PAYLOAD_BYTES, FunctionError, Invocation, LocalFunction
+from local.shapes import event_from_http_request as build_event
+from local.shapes import is_text_content_type
 
 MakeFunction = Callable[..., LocalFunction]
 Serve = Callable[[LocalFunction], FunctionUrlServer]

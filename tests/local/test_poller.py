@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from local.lambda_runtime import LocalFunction
-from local.poller import SqsPoller, _merge, failed_message_ids, sqs_record
+from local.poller import SqsPoller, _merge
 
 MakeFunction = Callable[..., LocalFunction]
 ARN_PREFIX = "arn:aws:sqs:us-east-1:123456789012:"
@@ -123,54 +123,6 @@ def start_poller(
 # -- pure parts ----------------------------------------------------------------------------
 
 
-def test_receive_message_entry_becomes_a_lambda_sqs_record() -> None:
-    message = {
-        "MessageId": "m-1",
-        "ReceiptHandle": "rh-1",
-        "MD5OfBody": "md5-body",
-        "MD5OfMessageAttributes": "md5-attrs",
-        "Body": "hello",
-        "Attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1545082649183",
-            "SenderId": "AIDAEXAMPLE",
-            "ApproximateFirstReceiveTimestamp": "1545082649185",
-        },
-        "MessageAttributes": {
-            "path": {"DataType": "String", "StringValue": "/append_queue"},
-            "raw": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
-        },
-    }
-
-    record = sqs_record(message, queue_arn="arn:aws:sqs:eu-west-1:123456789012:jobs")
-
-    assert record == {
-        "messageId": "m-1",
-        "receiptHandle": "rh-1",
-        "body": "hello",
-        "attributes": message["Attributes"],
-        "messageAttributes": {
-            "path": {
-                "stringValue": "/append_queue",
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": "String",
-            },
-            "raw": {
-                "binaryValue": "AAE=",
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": "Binary",
-            },
-        },
-        "md5OfMessageAttributes": "md5-attrs",
-        "md5OfBody": "md5-body",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:jobs",
-        "awsRegion": "eu-west-1",
-    }
-
-
 def test_a_message_delivered_twice_while_gathering_is_in_the_batch_once() -> None:
     batch = [{"MessageId": "m1", "ReceiptHandle": "old"}, {"MessageId": "m2", "ReceiptHandle": "x"}]
 
@@ -181,26 +133,6 @@ def test_a_message_delivered_twice_while_gathering_is_in_the_batch_once() -> Non
         {"MessageId": "m2", "ReceiptHandle": "x"},
         {"MessageId": "m3"},
     ]
-
-
-@pytest.mark.parametrize(
-    ("payload", "expected"),
-    [
-        (None, set()),
-        ({}, set()),
-        ({"batchItemFailures": None}, set()),
-        ({"batchItemFailures": []}, set()),
-        ({"batchItemFailures": [{"itemIdentifier": "a"}]}, {"a"}),
-        ({"batchItemFailures": [{"itemIdentifier": ""}]}, None),
-        ({"batchItemFailures": [{"itemIdentifier": None}]}, None),
-        ({"batchItemFailures": [{"itemIdentifer": "a"}]}, None),
-        ({"batchItemFailures": [{"itemIdentifier": "not-in-batch"}]}, None),
-        ({"batchItemFailures": "a"}, None),
-        ("ok", None),
-    ],
-)
-def test_batch_item_failures_are_read_like_aws(payload: Any, expected: set[str] | None) -> None:
-    assert failed_message_ids(payload, {"a", "b"}) == expected
 
 
 # -- against the SQS API -------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from local.state import StackState
 from ops.errors import UsageError
 from ops.outputs import parse_env, resolve
 
@@ -19,17 +20,21 @@ OUTPUTS = {
 }
 
 
-def serve_locally(project: Path, stack: str = "dev") -> None:
-    """What `python -m local up` leaves in .local/<stack>/ while it serves."""
-    state = project / ".local" / stack
-    state.mkdir(parents=True)
-    (state / "outputs.json").write_text(json.dumps(OUTPUTS))
-    (state / "env").write_text(
-        "export AWS_ENDPOINT_URL=http://127.0.0.1:4566\n"
-        "export AWS_REGION=eu-west-1\n"
-        "export AWS_ACCESS_KEY_ID=AKIDEPLOYER\n"
-        "export AWS_SECRET_ACCESS_KEY=deployer/secret+key\n"
+def serve_locally(project: Path, stack: str = "dev", root: Path | None = None) -> StackState:
+    """What `python -m local up` leaves in <root>/<stack>/ while it serves, written by the same
+    code (default root: the project's .local)."""
+    state = StackState.of(project, stack, root)
+    state.dir.mkdir(parents=True)
+    state.write_served(
+        OUTPUTS,
+        {
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+            "AWS_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "AKIDEPLOYER",
+            "AWS_SECRET_ACCESS_KEY": "deployer/secret+key",
+        },
     )
+    return state
 
 
 def fake_pulumi(bin_dir: Path, script: str) -> None:
@@ -77,14 +82,49 @@ def test_local_reads_outputs_and_the_deployers_keys(tmp_path: Path):
     }
 
 
+def test_a_state_dir_is_read_instead_of_the_projects_own_and_implies_local(tmp_path: Path):
+    # GIVEN a stack served from another folder, and a stale one in the project's .local
+    serve_locally(tmp_path / "project", "dev", root=tmp_path / "elsewhere")
+    stale = StackState.of(tmp_path / "project", "dev")
+    stale.dir.mkdir(parents=True)
+    stale.write_served({"queue_url": "http://stale/"}, {})
+
+    # WHEN ops is given that folder (and not --local)
+    stack = resolve(
+        ["queue_url"],
+        {},
+        local=False,
+        stack=None,
+        project_dir=tmp_path / "project",
+        state_dir=tmp_path / "elsewhere",
+    )
+
+    # THEN the outputs and keys come from there
+    assert stack.output("queue_url") == OUTPUTS["queue_url"]
+    assert stack.aws["region_name"] == "eu-west-1"
+    assert str(tmp_path / "elsewhere" / "dev" / "outputs.json") in stack.source
+
+
 def test_local_without_a_served_stack_says_how_to_start_one(tmp_path: Path):
     with pytest.raises(UsageError, match=r"not being served locally.*python -m local up -s dev"):
         resolve(["listener_url"], {}, local=True, stack=None, project_dir=tmp_path)
 
 
+def test_a_state_dir_without_a_served_stack_says_how_to_serve_it_there(tmp_path: Path):
+    with pytest.raises(UsageError, match=r"python -m local up -s dev --state-dir .*elsewhere"):
+        resolve(
+            ["listener_url"],
+            {},
+            local=True,
+            stack=None,
+            project_dir=tmp_path,
+            state_dir=tmp_path / "elsewhere",
+        )
+
+
 def test_a_missing_output_is_named(tmp_path: Path):
-    serve_locally(tmp_path)
-    (tmp_path / ".local" / "dev" / "outputs.json").write_text(json.dumps({"queue_url": "x"}))
+    state = serve_locally(tmp_path)
+    state.outputs_file.write_text(json.dumps({"queue_url": "x"}))
 
     with pytest.raises(UsageError, match=r"no output 'dlq_url'.*have \['queue_url'\]"):
         resolve(["dlq_url"], {}, local=True, stack=None, project_dir=tmp_path)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import socket
 from pathlib import Path
 
 import pytest
 from ops_helpers import TOKEN, FakeListener
 
+from local.state import StackState
 from ops.cli import main
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -79,9 +79,9 @@ def test_unreachable_url_is_a_clear_error(capsys):
 def test_send_reads_listener_url_from_the_local_cloud(
     listener: FakeListener, tmp_path: Path, capsys
 ):
-    state = tmp_path / ".local" / "dev"
-    state.mkdir(parents=True)
-    (state / "outputs.json").write_text(json.dumps({"listener_url": listener.url}))
+    state = StackState.of(tmp_path, "dev")  # where `python -m local up` writes by default
+    state.dir.mkdir(parents=True)
+    state.write_served({"listener_url": listener.url}, {})
 
     code = main(["send", str(CREATE), "--local", "-C", str(tmp_path)])
 
