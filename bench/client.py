@@ -44,8 +44,8 @@ from bench.common import (
     summarize,
 )
 from bench.context import Context
-from bench.events import function_url_post, sample_body
-from bench.warm import drain, listener_attributes
+from bench.events import function_url_post, listener_message_attributes, sample_body
+from bench.warm import drain
 
 COLD_VS_BOTO3 = 0.35
 COLD_VS_INTERPRETER = 1.5
@@ -314,7 +314,7 @@ def _warm_cpu(
     config = Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=2)
     boto = ctx.sqs_client(config=config, endpoint_url=endpoint)
     body = sample_body()
-    boto_attributes = listener_attributes(function_url_post(body))
+    boto_attributes = listener_message_attributes(function_url_post(body))
     attributes = {name: value["StringValue"] for name, value in boto_attributes.items()}
     sent = {"client": 0, "boto3": 0}
 

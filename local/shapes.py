@@ -625,28 +625,35 @@ class LambdaContext:
 
 LISTENER_ATTRIBUTE_NAMES = (
     "path",
+    "route",
+    "source",
     "contentType",
     "receivedAt",
     "requestId",
     "bodyEncoding",
     "userAgent",
     "sourceIp",
+    "deliveryId",
 )
 """The message attributes the listener sets on each message (functions/listener/handler.py;
 docs/design.md, 'The message'), and the only ones functions/processor/message.py reads by name."""
-OPTIONAL_LISTENER_ATTRIBUTES = frozenset({"userAgent", "sourceIp"})
-"""Set only when the request has them (SQS refuses empty attribute values)."""
+OPTIONAL_LISTENER_ATTRIBUTES = frozenset({"userAgent", "sourceIp", "deliveryId"})
+"""Set only when the request has them (SQS refuses empty attribute values); deliveryId only
+when the route's sender gives its delivery an id."""
 
 
 def listener_attributes(
     *,
     path: str = "/append_queue",
+    route: str = "demo",
+    source: str = "none",
     content_type: str = "application/json",
     received_at: str = "2024-11-29T08:00:00.000Z",
     request_id: str | None = None,
     body_encoding: str = "text",
     user_agent: str | None = EXAMPLE_USER_AGENT,
     source_ip: str | None = EXAMPLE_SOURCE_IP,
+    delivery_id: str | None = None,
 ) -> dict[str, str]:
     """The listener's message attributes, ``{name: value}``, for a request with these values.
 
@@ -654,21 +661,29 @@ def listener_attributes(
     """
     values = {
         "path": path,
+        "route": route,
+        "source": source,
         "contentType": content_type,
         "receivedAt": received_at,
         "requestId": request_id or str(uuid.uuid4()),
         "bodyEncoding": body_encoding,
         "userAgent": user_agent,
         "sourceIp": source_ip,
+        "deliveryId": delivery_id,
     }
     return {name: value for name, value in values.items() if value is not None}
 
 
-def listener_attributes_of(event: Mapping[str, Any], *, received_at: str) -> dict[str, str]:
-    """The attributes the listener sets for a well-formed POST event (receivedAt given)."""
+def listener_attributes_of(
+    event: Mapping[str, Any], *, received_at: str, route: str = "demo", source: str = "none"
+) -> dict[str, str]:
+    """The attributes the listener sets for a well-formed POST event on an open route (receivedAt
+    given; route and source name the route it arrives on)."""
     context = event["requestContext"]
     return listener_attributes(
         path=event["rawPath"],
+        route=route,
+        source=source,
         content_type=event["headers"].get("content-type", ""),
         received_at=received_at,
         request_id=context["requestId"],

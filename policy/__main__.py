@@ -77,9 +77,7 @@ POLICIES = [
     resource_policy("lambda-env-no-secrets", rules.secret_environment, EnforcementLevel.ADVISORY),
     resource_policy("log-group-retention-set", rules.log_group_retention),
     resource_policy("listener-routes-verify-or-say-none", rules.listener_routes_verified),
-    resource_policy(
-        "listener-open-routes", rules.listener_open_routes, EnforcementLevel.ADVISORY
-    ),
+    resource_policy("listener-open-routes", rules.listener_open_routes, EnforcementLevel.ADVISORY),
     stack_policy("sqs-redrive-to-longer-lived-dlq", rules.queue_redrive),
     stack_policy("sqs-visibility-covers-consumers", rules.visibility_timeout),
 ]

@@ -1,4 +1,4 @@
-"""Fixtures for the Lambda handlers: moto's AWS over HTTP and a fresh copy of each function per test.
+"""Fixtures for the Lambda handlers: moto's AWS over HTTP, a fresh copy of each function per test.
 
 The handlers reach AWS as they do on Lambda: the listener with its own standard-library client
 (functions/listener/aws.py), the processor with boto3. Both find moto's server on 127.0.0.1
@@ -13,13 +13,12 @@ module-scope clients talk to moto and no test depends on what another one import
 import importlib
 import logging
 import sys
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-
-import urllib.request
 
 import boto3
 import botocore.loaders
@@ -47,6 +46,12 @@ CONTRACT_ENV = (
     "AWS_LAMBDA_LOG_LEVEL",
 )
 """Environment variables the program (or a test) sets on the functions; cleared per load."""
+PATIENT_TIMEOUTS = {"SQS_CONNECT_TIMEOUT_SECONDS": "2", "SQS_READ_TIMEOUT_SECONDS": "5"}
+"""The listener's SQS and SSM timeouts in tests that are not about them. Its own (0.2 s connect,
+0.3 s read) suit an AWS region; moto on 127.0.0.1, sharing two busy cores with the test workers,
+can take longer now and then, and a read timeout there would retry a send that may have landed
+(a duplicate, or a 503 that is the test machine's, not the listener's). The tests of the retry
+budget load the listener with its defaults (`patient=False`) and fake the failures."""
 
 
 @dataclass(frozen=True)
@@ -91,12 +96,12 @@ def moto_endpoint() -> Iterator[str]:
 
 def _reset(endpoint: str) -> None:
     request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - our 127.0.0.1
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - 127.0.0.1 only
         answer.read()
 
 
 @pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Dummy credentials and region, and an empty moto behind AWS_ENDPOINT_URL."""
     _reset(moto_endpoint)
     for name in (
@@ -118,7 +123,6 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     # A session per test, created under the dummy environment: nothing cached across tests.
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", _fresh_session())
-    yield
 
 
 @pytest.fixture
@@ -160,11 +164,16 @@ def load_function(
 ) -> Iterator[Callable[..., LoadedFunction]]:
     """load_function("listener", listener_env(...)) imports a fresh copy of that folder."""
 
-    def load(name: str, env: Mapping[str, str] | None = None) -> LoadedFunction:
+    def load(
+        name: str, env: Mapping[str, str] | None = None, *, patient: bool = True
+    ) -> LoadedFunction:
+        """`patient`: timeouts a loaded test machine can keep (see PATIENT_TIMEOUTS); False
+        leaves the handler's own defaults, for the tests of its retry budget."""
         for key in CONTRACT_ENV:
             monkeypatch.delenv(key, raising=False)
         # Lambda sets the function's application log level (INFO unless the stack says so).
-        for key, value in {"AWS_LAMBDA_LOG_LEVEL": "INFO", **(env or {})}.items():
+        defaults = {"AWS_LAMBDA_LOG_LEVEL": "INFO", **(PATIENT_TIMEOUTS if patient else {})}
+        for key, value in {**defaults, **(env or {})}.items():
             monkeypatch.setenv(key, value)
         folder = str(FUNCTIONS / name)
         _purge()

@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 from environments import listener_env
-from moto.sqs.models import Message
 from factories import LambdaContext, post_event
+from moto.sqs.models import Message
 
 LoadFunction = Callable[..., Any]  # conftest.load_function
 DEADLINE_SECONDS = 1.9
@@ -248,7 +248,7 @@ def listener_at(
     def load(endpoint: str, **env: str) -> ModuleType:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", endpoint)
         listener: ModuleType = load_function(
-            "listener", listener_env(endpoint + QUEUE_PATH, **env)
+            "listener", listener_env(endpoint + QUEUE_PATH, **env), patient=False
         ).handler
         assert listener._sqs.endpoint(endpoint + QUEUE_PATH) == endpoint  # only 127.0.0.1
         return listener

@@ -471,9 +471,16 @@ def sqs_answers(listener: ModuleType, status: int, code: str) -> Callable[[str],
 
 
 @pytest.fixture
-def no_sleep(listener: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+def budget_listener(load_function: LoadFunction, queue_url: str) -> ModuleType:
+    """The listener with its own timeouts (0.2 s connect, 0.3 s read): its retry budget."""
+    listener: ModuleType = load_function("listener", listener_env(queue_url), patient=False).handler
+    return listener
+
+
+@pytest.fixture
+def no_sleep(budget_listener: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[float]:
     sleeps: list[float] = []
-    monkeypatch.setattr(listener, "_sleep", sleeps.append)
+    monkeypatch.setattr(budget_listener, "_sleep", sleeps.append)
     return sleeps
 
 
@@ -489,7 +496,7 @@ def no_sleep(listener: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[floa
     ],
 )
 def test_sqs_client_errors_are_503_and_only_transient_ones_retried(
-    listener: ModuleType,
+    budget_listener: ModuleType,
     sqs: Any,
     queue_url: str,
     no_sleep: list[float],
@@ -498,6 +505,7 @@ def test_sqs_client_errors_are_503_and_only_transient_ones_retried(
     calls: int,
 ) -> None:
     # GIVEN SQS answering every SendMessage with an error
+    listener = budget_listener
     sends = fail_every_send(listener, sqs_answers(listener, http_status, code))
     # WHEN a valid request arrives
     response = invoke(listener, post_event({"a": 1}))
@@ -540,7 +548,7 @@ def test_network_failures_are_503_after_exactly_the_configured_attempts(
 ) -> None:
     # GIVEN a network where every SendMessage attempt fails, and SQS_MAX_ATTEMPTS set
     listener = load_function(
-        "listener", listener_env(queue_url, SQS_MAX_ATTEMPTS=str(max_attempts))
+        "listener", listener_env(queue_url, SQS_MAX_ATTEMPTS=str(max_attempts)), patient=False
     ).handler
     monkeypatch.setattr(listener, "_sleep", lambda seconds: None)
     error = getattr(listener.aws, make_error)
@@ -559,9 +567,10 @@ def test_network_failures_are_503_after_exactly_the_configured_attempts(
 
 
 def test_a_transient_failure_then_success_is_one_message_and_200(
-    listener: ModuleType, sqs: Any, queue_url: str, no_sleep: list[float]
+    budget_listener: ModuleType, sqs: Any, queue_url: str, no_sleep: list[float]
 ) -> None:
     # GIVEN a connection reset on the first attempt only
+    listener = budget_listener
     attempts: list[str] = []
     call = listener._sqs.call
 
@@ -584,8 +593,11 @@ def test_a_transient_failure_then_success_is_one_message_and_200(
     assert 0 <= no_sleep[0] <= listener._BACKOFF_MAX_SECONDS
 
 
-def test_default_client_config_keeps_the_worst_case_under_the_budget(listener: ModuleType) -> None:
+def test_default_client_config_keeps_the_worst_case_under_the_budget(
+    budget_listener: ModuleType,
+) -> None:
     # GIVEN the listener with default settings
+    listener = budget_listener
     config = listener._sqs
     settings = listener.SETTINGS
     # THEN the client has short timeouts (it makes one attempt per call: retries are ours)

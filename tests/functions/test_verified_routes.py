@@ -105,9 +105,10 @@ def test_the_previous_secret_still_verifies_during_a_rotation(
     verified: ModuleType, source: str
 ) -> None:
     body = body_of(source)
-    assert post(verified, source, body, fresh_headers(source, body, ROTATED[source]))[
-        "statusCode"
-    ] == 200
+    assert (
+        post(verified, source, body, fresh_headers(source, body, ROTATED[source]))["statusCode"]
+        == 200
+    )
 
 
 FORGERIES = {

@@ -346,7 +346,7 @@ def test_the_fake_context_counts_down_from_its_timeout() -> None:
 
 
 def test_listener_attribute_names_cover_every_attribute_the_builder_sets() -> None:
-    full = shapes.listener_attributes()
+    full = shapes.listener_attributes(delivery_id="d-1")
     assert tuple(full) == shapes.LISTENER_ATTRIBUTE_NAMES
     bare = shapes.listener_attributes(user_agent=None, source_ip=None)
     assert set(full) - set(bare) == shapes.OPTIONAL_LISTENER_ATTRIBUTES
