@@ -24,7 +24,14 @@ from infra.consumer import ConsumerArgs
 from infra.listener import ListenerArgs
 from infra.python_function import RuntimeArgs
 from infra.queue import QueueArgs
-from infra.settings import ConfigError, Problem, read_args, settings_of, unknown_keys
+from infra.settings import (
+    ConfigError,
+    Problem,
+    json_or_text,
+    read_args,
+    settings_of,
+    unknown_keys,
+)
 from infra.stack import StackArgs
 
 RETIRED: Mapping[str, str] = {
@@ -85,7 +92,9 @@ def parse_config(
     problems: list[Problem] = []
     for key in raw:
         if key in RETIRED:
-            problems.append(Problem(key, None, RETIRED[key], secret=True))
+            was_secret = key in secret or key == "verifyToken"  # a token, even if set in plain text
+            shown = None if was_secret else json_or_text(raw[key])
+            problems.append(Problem(key, shown, RETIRED[key], secret=was_secret))
     rest = {k: v for k, v in raw.items() if k not in RETIRED}
     problems.extend(unknown_keys(rest, known_keys(), secret))
 

@@ -140,7 +140,7 @@ def read_args(
                 problems.extend(exc.problems)
                 continue
             shown = text if exc.value is None else exc.value
-            problems.append(Problem(spec.key, _readable(shown), exc.rule, spec.secret))
+            problems.append(Problem(spec.key, json_or_text(shown), exc.rule, spec.secret))
     return cls(**values)
 
 
@@ -158,13 +158,16 @@ def unknown_keys(
         hint = f"; did you mean {close[0]}?" if close else ""
         found.append(
             Problem(
-                key, _readable(raw[key]), f"is not a setting of this project{hint}", key in secret
+                key,
+                json_or_text(raw[key]),
+                f"is not a setting of this project{hint}",
+                key in secret,
             )
         )
     return found
 
 
-def _readable(text: object) -> object:
+def json_or_text(text: object) -> object:
     """Raw config text shown as the value it spells (`5` not `"5"`, a list as a list)."""
     if not isinstance(text, str):
         return text
@@ -220,7 +223,7 @@ def one_of(choices: Sequence[T]) -> Parser:
         for option in choices:
             if text.strip() == str(option):
                 return option
-        raise Invalid(f"must be one of {', '.join(str(c) for c in choices)}", _readable(text))
+        raise Invalid(f"must be one of {', '.join(str(c) for c in choices)}", json_or_text(text))
 
     return parse
 

@@ -14,15 +14,17 @@ import argparse
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from local.stackfile import secret_env_var
 from local.state import STATE_DIR
-from ops import dlq, strava, webhook
+from ops import dlq, signing, strava, webhook
 from ops.errors import OpsError, UsageError
 from ops.outputs import Stack, resolve
+from ops.routes import StackRoute, pick_route, stack_routes
 
-TOKEN_VARIABLES = ("STRAVA_VERIFY_TOKEN", "LOCAL_SECRET_VERIFY_TOKEN")
 _REGION_IN_URL = re.compile(r"^https://sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
 
 
@@ -67,7 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     send = commands.add_parser("send", parents=[source], help=text, description=text)
     send.add_argument("files", nargs="+", type=Path, metavar="EVENT_FILE", help="a JSON file")
     send.add_argument("--url", help="listener URL (default: output listener_url)")
-    send.add_argument("--path", default=webhook.DEFAULT_PATH, help="default: %(default)s")
+    send.add_argument(
+        "--route",
+        help="post to this route of the stack file (-s STACK, or dev with --local), signed with "
+        "its scheme and current secret, as its sender would",
+    )
+    send.add_argument("--path", help=f"default: the route's path, else {webhook.DEFAULT_PATH}")
     send.add_argument("--count", type=_positive, default=1, help="send each file N times")
     send.add_argument("--timeout", type=float, default=webhook.DEFAULT_TIMEOUT_SECONDS)
 
@@ -83,10 +90,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     handshake.add_argument(
         "--token",
-        help="the verify token (default: $STRAVA_VERIFY_TOKEN, else $LOCAL_SECRET_VERIFY_TOKEN)",
+        help="the verify token (default: $STRAVA_VERIFY_TOKEN, else the route's routeSecrets)",
     )
     handshake.add_argument("--url", help="listener URL (default: output listener_url)")
-    handshake.add_argument("--path", default=webhook.DEFAULT_PATH, help="default: %(default)s")
+    handshake.add_argument(
+        "--route", help="the Strava route (default: the stack file's only one; -s or --local)"
+    )
+    handshake.add_argument("--path", help="default: the Strava route's path")
     handshake.add_argument("--timeout", type=float, default=webhook.DEFAULT_TIMEOUT_SECONDS)
     _strava_subscription_commands(strava_commands, source)
 
@@ -189,6 +199,32 @@ def sqs_client(stack: Stack, queue_url: str) -> Any:
     return boto3.client("sqs", config=config, **kwargs)
 
 
+def _stack_file(args: argparse.Namespace) -> str:
+    """The stack whose file holds the routes: -s, else dev for the local cloud."""
+    name = args.stack or ("dev" if args.local or args.state_dir is not None else None)
+    if name is None:
+        raise UsageError("--route needs the stack whose file holds the routes: -s STACK")
+    return str(name)
+
+
+def _routes(args: argparse.Namespace) -> dict[str, StackRoute]:
+    return stack_routes(args.cwd, _stack_file(args))
+
+
+def _signer(route: StackRoute) -> webhook.Signer | None:
+    """How `route`'s sender signs a body, now; None for routes that verify no signature."""
+    if route.source in ("none", "strava"):
+        return None
+    secret = route.secret
+    if secret is None:
+        raise UsageError(
+            f"route {route.name!r} ({route.source}) signs with routeSecrets.{route.name}, which "
+            f"the stack file does not give here: set PULUMI_CONFIG_PASSPHRASE, or "
+            f"{secret_env_var('routeSecrets', [route.name])}"
+        )
+    return lambda body: signing.sign(route.listener, secret, body, time.time())
+
+
 def _confirm(question: str) -> bool:
     try:
         return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
@@ -199,24 +235,43 @@ def _confirm(question: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.command == "send":
+        path, sign = args.path or webhook.DEFAULT_PATH, None
+        if args.route is not None:
+            route = pick_route(_routes(args), args.route, stack=_stack_file(args))
+            path, sign = args.path or route.path, _signer(route)
         stack = _stack(args, ("listener_url",))
         return webhook.send(
             stack.output("listener_url"),
             args.files,
-            path=args.path,
+            path=path,
             count=args.count,
             timeout=args.timeout,
+            sign=sign,
             out=out,
         )
     if args.command == "strava" and args.strava_command != "handshake":
         return _strava(args, out)
     if args.command == "strava":
-        token = args.token or next((os.environ[v] for v in TOKEN_VARIABLES if v in os.environ), "")
-        if not token:
-            raise UsageError(f"no verify token: pass --token or set {TOKEN_VARIABLES[0]}")
+        token = args.token or os.environ.get(strava.TOKEN_VARIABLE, "")
+        path = args.path
+        if (not token or not path) and args.stack is None and not args.local:
+            missing = " and ".join(n for n, v in (("--token", token), ("--path", path)) if not v)
+            raise UsageError(
+                f"pass {missing} (the token also as ${strava.TOKEN_VARIABLE}), or -s STACK / "
+                "--local to read them from the stack file's Strava route"
+            )
+        if not token or not path:
+            route = pick_route(_routes(args), args.route, stack=_stack_file(args), source="strava")
+            path = path or route.path
+            token = token or route.secret or ""
+            if not token:
+                raise UsageError(
+                    f"no verify token: route {route.name!r} has no routeSecrets.{route.name}; "
+                    f"pass --token or set {strava.TOKEN_VARIABLE}"
+                )
         stack = _stack(args, ("listener_url",))
         return webhook.handshake(
-            stack.output("listener_url"), token, path=args.path, timeout=args.timeout, out=out
+            stack.output("listener_url"), token, path=path, timeout=args.timeout, out=out
         )
     needed = ("dlq_url",) if args.dlq_command == "peek" else ("queue_url", "dlq_url")
     stack = _stack(args, needed)

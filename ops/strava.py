@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlencode, urlsplit
 
-from local.stackfile import StackFileError, load_stack_config
 from ops import webhook
 from ops.errors import OpsError, UsageError
+from ops.routes import RouteError, pick_route, stack_routes
 
 DEFAULT_API_URL = "https://www.strava.com/api/v3"
 CLIENT_ID_VARIABLE = "STRAVA_CLIENT_ID"
@@ -275,69 +275,22 @@ def strava_route_defaults(
     route: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> RouteDefaults:
-    """The Strava route's path and verify token, from `Pulumi.<stack>.yaml`.
-
-    The one place that knows the config shape (docs/design.md, "Configuration"): `routes` is a
-    list of {name, path, source, ...}, the Strava route is the one with `source: strava`, and
-    its verify token is `routeSecrets.<name>` (a string, or [current, previous] during a
-    rotation). Secrets are read as the local cloud reads them (local/stackfile.py).
-    """
+    """The Strava route's path and verify token, from `Pulumi.<stack>.yaml`, read by the
+    program's own config code (ops/routes.py): the route with `source: strava`, its verify token
+    `routeSecrets.<name>` (the current one of [current, previous] during a rotation)."""
     if not stack:
         raise NoDefaultsError("no stack named (-s STACK) whose stack file holds the Strava route")
     try:
-        config = load_stack_config(project_dir, stack, environ)
-    except StackFileError as exc:
+        routes = stack_routes(project_dir, stack, environ)
+    except RouteError as exc:
         raise NoDefaultsError(str(exc)) from None
-    file = f"Pulumi.{stack}.yaml"
-    key = f"{config.project}:routes"
-    if key not in config.values:
-        older = f"{config.project}:listenerPaths" in config.values
-        raise NoDefaultsError(
-            f"{file} has no {key}"
-            + (" (it has listenerPaths, from before routes)" if older else "")
-        )
-    try:
-        routes = json.loads(config.values[key])
-    except ValueError:
-        routes = None
-    if not isinstance(routes, list):
-        raise NoDefaultsError(f"{key} in {file} is not a list of routes")
-    stravas = [r for r in routes if isinstance(r, dict) and r.get("source") == "strava"]
-    names = ", ".join(str(r.get("name")) for r in stravas) or "none"
-    if route is not None:
-        chosen = next((r for r in stravas if r.get("name") == route), None)
-        if chosen is None:
-            raise UsageError(f"--route {route}: {file} has no Strava route so named ({names})")
-    elif len(stravas) > 1:
-        raise UsageError(
-            f"{file} has {len(stravas)} Strava routes ({names}): pick one with --route"
-        )
-    elif not stravas:
-        raise NoDefaultsError(f"{file} has no route with source: strava")
-    else:
-        chosen = stravas[0]
-    name, path = str(chosen.get("name", "")), chosen.get("path")
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise NoDefaultsError(f"route {name!r} in {file} has no path")
-    token, problem = _route_token(config.values.get(f"{config.project}:routeSecrets"), name, file)
-    return RouteDefaults(name=name, path=path, token=token, token_problem=problem)
-
-
-def _route_token(raw: str | None, name: str, file: str) -> tuple[Secret | None, str]:
-    """routeSecrets.<name>, current value first; the problem is named, no value ever shown."""
-    where = f"routeSecrets.{name}"
-    try:
-        secrets = json.loads(raw) if raw is not None else {}
-    except ValueError:
-        return None, f"routeSecrets in {file} is not an object keyed by route name"
-    value = secrets.get(name) if isinstance(secrets, dict) else None
-    if isinstance(value, list) and value:
-        value = value[0]  # [current, previous]: Strava is given the current one
-    if isinstance(value, dict) and "secure" in value:
-        return None, f"{where} in {file} is encrypted and cannot be decrypted here"
-    if not isinstance(value, str) or not value:
-        return None, f"{file} has no {where}"
-    return Secret(value), ""
+    stravas = [r for r in routes.values() if r.source == "strava"]
+    if route is None and not stravas:
+        raise NoDefaultsError(f"Pulumi.{stack}.yaml has no route with source: strava")
+    chosen = pick_route(routes, route, stack=stack, source="strava")
+    token = Secret(chosen.secret) if chosen.secret else None
+    problem = "" if token else f"Pulumi.{stack}.yaml has no routeSecrets.{chosen.name}"
+    return RouteDefaults(name=chosen.name, path=chosen.path, token=token, token_problem=problem)
 
 
 def callback_and_token(

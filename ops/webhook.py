@@ -11,7 +11,7 @@ import json
 import secrets
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -103,6 +103,11 @@ def load_events(files: Sequence[Path]) -> list[tuple[Path, bytes]]:
     return events
 
 
+Signer = Callable[[bytes], Mapping[str, str]]
+"""The headers that sign one body as the route's sender would (ops/signing.py), made afresh
+for each request: a new timestamp and delivery id, as a sender's own retries would not have."""
+
+
 def send(
     listener_url: str,
     files: Sequence[Path],
@@ -110,9 +115,11 @@ def send(
     path: str = DEFAULT_PATH,
     count: int = 1,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    sign: Signer | None = None,
     out: TextIO,
 ) -> int:
-    """POST each event `count` times; 0 when every answer was 200, else 1."""
+    """POST each event `count` times, signed by `sign` when given; 0 when every answer was 200,
+    else 1."""
     if count < 1:
         raise UsageError(f"--count must be at least 1, not {count}")
     events = load_events(files)
@@ -122,7 +129,8 @@ def send(
     failed = 0
     for _ in range(count):
         for file, data in events:
-            answer = request(url, "POST", data, headers, timeout)
+            signed = {**headers, **(sign(data) if sign is not None else {})}
+            answer = request(url, "POST", data, signed, timeout)
             latencies.append(answer.seconds)
             payload = answer.json()
             if answer.status == 200:

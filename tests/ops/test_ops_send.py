@@ -18,7 +18,7 @@ DELETE = EVENTS / "strava-activity-delete.json"
 
 def test_send_posts_each_file_count_times_as_json(listener: FakeListener, capsys):
     # GIVEN two event files  WHEN sent twice each
-    code = main(["send", str(CREATE), str(DELETE), "--count", "2", "--url", listener.url])
+    code = main(["send", str(CREATE), str(DELETE), "--count", "2", "--url", listener.url, "--path", "/append_queue"])
 
     # THEN four POSTs, with the exact bytes of the files, as JSON, to /append_queue
     assert code == 0
@@ -59,7 +59,7 @@ def test_bad_event_files_send_nothing(
         bad.write_bytes(content)
 
     # The good file comes first: nothing at all may be sent when a later one is bad.
-    code = main(["send", str(CREATE), str(bad), "--url", listener.url])
+    code = main(["send", str(CREATE), str(bad), "--url", listener.url, "--path", "/append_queue"])
 
     assert code == 2
     assert listener.requests == []
@@ -90,7 +90,7 @@ def test_send_reads_listener_url_from_the_local_cloud(
 
 
 def test_handshake_passes_when_the_challenge_is_echoed(listener: FakeListener, capsys):
-    code = main(["strava", "handshake", "--token", TOKEN, "--url", listener.url])
+    code = main(["strava", "handshake", "--token", TOKEN, "--url", listener.url, "--path", "/append_queue"])
 
     assert code == 0
     assert "handshake ok" in capsys.readouterr().out
@@ -102,13 +102,13 @@ def test_handshake_passes_when_the_challenge_is_echoed(listener: FakeListener, c
 
 def test_handshake_challenge_is_random(listener: FakeListener):
     for _ in range(2):
-        main(["strava", "handshake", "--token", TOKEN, "--url", listener.url])
+        main(["strava", "handshake", "--token", TOKEN, "--url", listener.url, "--path", "/append_queue"])
     first, second = (r["query"]["hub.challenge"] for r in listener.requests)
     assert first != second
 
 
 def test_handshake_fails_on_a_wrong_token(listener: FakeListener, capsys):
-    code = main(["strava", "handshake", "--token", "wrong", "--url", listener.url])
+    code = main(["strava", "handshake", "--token", "wrong", "--url", listener.url, "--path", "/append_queue"])
 
     assert code == 1
     out = capsys.readouterr().out
@@ -120,7 +120,7 @@ def test_handshake_fails_on_a_wrong_token(listener: FakeListener, capsys):
 def test_handshake_fails_when_the_challenge_is_not_echoed(listener: FakeListener, capsys):
     listener.echo = "something else"
 
-    code = main(["strava", "handshake", "--token", TOKEN, "--url", listener.url])
+    code = main(["strava", "handshake", "--token", TOKEN, "--url", listener.url, "--path", "/append_queue"])
 
     assert code == 1
     assert "echoed 'something else'" in capsys.readouterr().out
@@ -131,7 +131,7 @@ def test_handshake_takes_the_token_from_the_environment(
 ):
     monkeypatch.setenv("STRAVA_VERIFY_TOKEN", TOKEN)
 
-    assert main(["strava", "handshake", "--url", listener.url]) == 0
+    assert main(["strava", "handshake", "--url", listener.url, "--path", "/append_queue"]) == 0
 
 
 def test_handshake_without_a_token_says_how_to_give_one(
@@ -140,6 +140,6 @@ def test_handshake_without_a_token_says_how_to_give_one(
     monkeypatch.delenv("STRAVA_VERIFY_TOKEN", raising=False)
     monkeypatch.delenv("LOCAL_SECRET_VERIFY_TOKEN", raising=False)
 
-    assert main(["strava", "handshake", "--url", listener.url]) == 2
+    assert main(["strava", "handshake", "--url", listener.url, "--path", "/append_queue"]) == 2
     assert "--token" in capsys.readouterr().err
     assert listener.requests == []

@@ -443,11 +443,11 @@ def test_the_handshake_command_does_not_show_the_token_when_unreachable(
 ) -> None:
     url = f"http://127.0.0.1:{closed_port}/"
 
-    code = main(["strava", "handshake", "--token", TOKEN, "--url", url])
+    code = main(["strava", "handshake", "--token", TOKEN, "--url", url, "--path", ROUTE])
 
     _, err = output(capsys)
     assert code == 1
-    assert f"cannot reach {url}append_queue:" in err
+    assert f"cannot reach {url}{ROUTE.lstrip('/')}:" in err
 
 
 @pytest.mark.usefixtures("app")
@@ -661,13 +661,13 @@ def test_route_picks_one_of_several_strava_routes(tmp_path: Path) -> None:
     project = write_project(tmp_path, {"async-webhook:routes": [STRAVA_ROUTE, clubs]})
 
     with pytest.raises(
-        strava.UsageError, match=r"2 Strava routes \(strava, clubs\): pick one with --route"
+        strava.UsageError, match=r"2 strava routes \(strava, clubs\): pick one with --route"
     ):
         strava.strava_route_defaults(project, "test", environ={})
     found = strava.strava_route_defaults(project, "test", route="clubs", environ={})
     assert found.path == "/strava-clubs"
     with pytest.raises(
-        strava.UsageError, match=r"--route demo: .* no Strava route so named \(strava, clubs\)"
+        strava.UsageError, match=r"--route demo: .* no strava route so named \(strava, clubs\)"
     ):
         strava.strava_route_defaults(project, "test", route="demo", environ={})
 
@@ -679,8 +679,7 @@ def test_route_picks_one_of_several_strava_routes(tmp_path: Path) -> None:
         (
             {"async-webhook:listenerPaths": ["/append_queue"], "async-webhook:verifyToken": "x"},
             [],
-            "Pulumi.test.yaml has no async-webhook:routes (it has listenerPaths, from before "
-            "routes): pass --callback-url URL and --verify-token T",
+            'async-webhook:listenerPaths = ["/append_queue"]: was replaced by routes',
         ),
         (
             {"async-webhook:routes": [DEMO_ROUTE]},
