@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import botocore.credentials
+import pulumi
 import pytest
 from harness.errors import (
     AcceptanceFailure,
@@ -26,8 +27,8 @@ from harness.errors import (
 )
 from harness.interrupts import Interrupts
 from harness.observe import CloudWatchLogs, SqsQueues, term
-from harness.prerequisites import credential_source, missing_prerequisites, skip_reason
-from harness.probes import Signer, deliver, plan_probes
+from harness.prerequisites import credentials_problem, missing_prerequisites, skip_reason
+from harness.probes import HttpPoster, Signer, deliver, plan_probes
 from harness.run import Report, Services
 from harness.run import run as run_acceptance
 from harness.stack import (
@@ -45,6 +46,7 @@ from harness.waiting import Deadlines, wait_until
 from moto import mock_aws
 
 from infra.config import parse_config
+from local.program import evaluate
 from ops.errors import OpsError
 from ops.webhook import Answer
 
@@ -112,7 +114,8 @@ class FakeCloud:
                 return Answer(answer, b'{"error": "scripted"}', 0.01)
         self.accepted.append((self.clock.time(), body))
         message_id = f"m-{len(self.accepted)}"
-        return Answer(200, json.dumps({"message_id": message_id}).encode(), 0.01)
+        accepted = {"timestamp": "2026-12-01T07:30:12.000Z", "message_id": message_id}
+        return Answer(200, json.dumps(accepted).encode(), 0.01)
 
     def _done(self) -> list[bytes]:
         if not self.processes:
@@ -318,6 +321,51 @@ def test_a_broken_extra_route_is_refused_naming_key_and_rule():
     assert "s3cret-key" not in str(caught.value)
 
 
+class Recorder(pulumi.runtime.Mocks):
+    """Each declared resource's type and inputs; nothing is created."""
+
+    def __init__(self) -> None:
+        self.declared: list[tuple[str, dict[str, Any]]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.declared.append((args.typ, dict(args.inputs)))
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        raise AssertionError(f"the program must not call data sources: {args.token}")
+
+
+@pytest.mark.parametrize("extra", [(), (SIGNED,)], ids=["dev-routes", "with-a-signed-route"])
+def test_the_program_builds_the_stack_from_this_config_with_names_of_its_own(
+    extra: tuple[ExtraRoute, ...],
+):
+    # GIVEN the program run under Pulumi's mocks with exactly what `set_all_config` will set
+    config = acceptance_config(STACK, extra_routes=extra)
+    recorder = Recorder()
+    evaluate(
+        ROOT,
+        recorder,
+        project=config.project,
+        stack=STACK,
+        config={key: entry.value for key, entry in config.entries.items()},
+        secret_keys=[key for key, entry in config.entries.items() if entry.secret],
+    )
+    aws = [(typ, inputs) for typ, inputs in recorder.declared if typ.startswith("aws:")]
+    # THEN every physical name the program gives is this stack's, so nothing can collide
+    names = [str(inputs["name"]) for _, inputs in aws if inputs.get("name")]
+    assert names
+    assert all(STACK in name.split("/")[-1] or f"/{STACK}/" in name for name in names), names
+    # AND both functions' log groups are resources of the stack (destroy deletes them)
+    groups = sorted(str(i["name"]) for t, i in aws if t == "aws:cloudwatch/logGroup:LogGroup")
+    assert groups == [f"/aws/lambda/{STACK}-listener", f"/aws/lambda/{STACK}-processor"]
+    assert not any(inputs.get("skipDestroy") for _, inputs in aws)
+    # AND a signed route's secret is a parameter of the stack too
+    parameters = [i["name"] for t, i in aws if t == "aws:ssm/parameter:Parameter"]
+    assert parameters == [f"/{STACK}/routes/gh" for _ in extra]
+
+
 # --- probes --------------------------------------------------------------------------------
 
 
@@ -427,21 +475,42 @@ def test_post_that_never_gets_a_200_fails_at_the_deadline_with_the_last_answer(
         )
 
 
-def test_a_200_without_a_message_id_fails(config: AcceptanceConfig, clock: FakeClock):
-    class NoId:
-        def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Answer:
-            return Answer(200, b'{"timestamp": "2026-12-01T07:30:12Z"}', 0.01)
+@pytest.mark.parametrize(
+    "body",
+    [b'{"timestamp": "2026-12-01T07:30:12Z"}', b'{"message_id": "m-1"}', b"OK"],
+    ids=["no-message-id", "no-timestamp", "not-json"],
+)
+def test_a_200_without_what_the_listener_promises_fails(
+    config: AcceptanceConfig, clock: FakeClock, body: bytes
+):
+    class Answers:
+        def post(self, url: str, body_sent: bytes, headers: Mapping[str, str]) -> Answer:
+            return Answer(200, body, 0.01)
 
     probe = plan_probes(config.parsed, "t0k3n", signer=None)[0][0]
-    with pytest.raises(AcceptanceFailure, match="without a message_id"):
+    with pytest.raises(AcceptanceFailure, match="without a message_id and a timestamp"):
         deliver(
             probe,
             OUTPUTS["listener_url"],
-            poster=NoId(),
+            poster=Answers(),
             signer=None,
             clock=clock,
             deadlines=DEADLINES,
         )
+
+
+def test_a_listener_url_that_is_not_http_fails_at_once(config: AcceptanceConfig, clock: FakeClock):
+    probe = plan_probes(config.parsed, "t0k3n", signer=None)[0][0]
+    with pytest.raises(AcceptanceFailure, match="not an http"):
+        deliver(
+            probe,
+            "ftp://example/",
+            poster=HttpPoster(),
+            signer=None,
+            clock=clock,
+            deadlines=DEADLINES,
+        )
+    assert clock.slept == []
 
 
 # --- the whole run -------------------------------------------------------------------------
@@ -668,11 +737,11 @@ def nowhere(name: str) -> str | None:
 
 
 def found(*, full_chain: bool) -> str | None:
-    return "env"
+    return None
 
 
 def not_found(*, full_chain: bool) -> str | None:
-    return None
+    return "boto3's credential chain finds no AWS credentials"
 
 
 def test_nothing_is_missing_when_all_three_are_there():
@@ -704,7 +773,6 @@ def test_each_missing_prerequisite_is_named(
 def test_all_missing_prerequisites_are_named_at_once():
     missing = missing_prerequisites({}, which=nowhere, credentials=not_found)
     assert len(missing) == 3
-    assert "without instance/container metadata" in missing[2]
 
 
 @pytest.fixture
@@ -732,21 +800,27 @@ def metadata_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.mark.usefixtures("no_aws_config")
-def test_credentials_come_from_boto3s_chain(
+def test_credentials_are_looked_for_along_boto3s_chain(
     monkeypatch: pytest.MonkeyPatch, metadata_calls: list[str]
 ):
-    assert credential_source(full_chain=False) is None
+    # GIVEN no credentials anywhere, then keys in the environment
+    assert credentials_problem(full_chain=False) == (
+        "boto3's credential chain without instance metadata finds no AWS credentials"
+    )
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example")
-    assert credential_source(full_chain=False) == "env"
+    assert credentials_problem(full_chain=False) is None
     assert metadata_calls == []
 
 
 @pytest.mark.usefixtures("no_aws_config")
 def test_metadata_endpoints_are_asked_only_when_the_switch_is_on(metadata_calls: list[str]):
-    missing_prerequisites({}, which=nowhere)
+    # GIVEN no credentials: the chain goes all the way down
+    assert "without instance metadata" in missing_prerequisites({}, which=nowhere)[-1]
     assert metadata_calls == []
-    missing_prerequisites(READY, which=nowhere)
+    assert missing_prerequisites(READY, which=nowhere)[-1] == (
+        "boto3's credential chain finds no AWS credentials"
+    )
     assert sorted(metadata_calls) == ["container-role", "iam-role"]
 
 
@@ -755,8 +829,7 @@ def test_a_profile_that_does_not_exist_is_named(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("AWS_PROFILE", "nope")
     missing = missing_prerequisites(READY, which=on_path)
     assert missing == [
-        "boto3's credential chain finds no AWS credentials "
-        "(error: The config profile (nope) could not be found)"
+        "boto3's credential chain fails: The config profile (nope) could not be found"
     ]
 
 

@@ -12,8 +12,8 @@ METADATA_PROVIDERS = ("container-role", "iam-role")
 """botocore's credential providers that call a metadata endpoint over the network."""
 
 
-def credential_source(*, full_chain: bool) -> str | None:
-    """The method by which boto3 finds AWS credentials (e.g. "env", "sso"), or None.
+def credentials_problem(*, full_chain: bool) -> str | None:
+    """Why boto3 finds no AWS credentials, or None when it finds some.
 
     Without `full_chain`, the providers that ask instance or container metadata endpoints are
     left out: they are network calls (with timeouts) that a test run must not make unless the
@@ -22,6 +22,7 @@ def credential_source(*, full_chain: bool) -> str | None:
     import botocore.session
     from botocore.exceptions import BotoCoreError
 
+    chain = "boto3's credential chain" + ("" if full_chain else " without instance metadata")
     try:
         resolver = botocore.session.get_session().get_component("credential_provider")
         if not full_chain:
@@ -29,15 +30,15 @@ def credential_source(*, full_chain: bool) -> str | None:
                 resolver.remove(name)
         credentials = resolver.load_credentials()
     except BotoCoreError as exc:  # e.g. AWS_PROFILE names a profile that does not exist
-        return f"error: {exc}"
-    return None if credentials is None else str(credentials.method)
+        return f"{chain} fails: {exc}"
+    return None if credentials is not None else f"{chain} finds no AWS credentials"
 
 
 def missing_prerequisites(
     environ: Mapping[str, str],
     *,
     which: Callable[[str], str | None] = shutil.which,
-    credentials: Callable[..., str | None] = credential_source,
+    credentials: Callable[..., str | None] = credentials_problem,
 ) -> list[str]:
     """What stops the acceptance test from running here, one entry per missing prerequisite."""
     missing = []
@@ -48,11 +49,9 @@ def missing_prerequisites(
         missing.append(f"{SWITCH}=1 is not set ({shown}; `make acceptance` sets it)")
     if which("pulumi") is None:
         missing.append("the Pulumi CLI is not on PATH (https://www.pulumi.com/docs/install/)")
-    found = credentials(full_chain=switched_on)
-    if found is None or found.startswith("error:"):
-        detail = "" if found is None else f" ({found})"
-        chain = "" if switched_on else " without instance/container metadata"
-        missing.append(f"boto3's credential chain{chain} finds no AWS credentials{detail}")
+    problem = credentials(full_chain=switched_on)
+    if problem is not None:
+        missing.append(problem)
     return missing
 
 

@@ -11,7 +11,7 @@ from harness.errors import AcceptanceFailure, DeadlineExceeded
 from harness.waiting import Clock, Deadlines, wait_until
 from infra.config import StackConfig
 from infra.routes import Route
-from ops.errors import OpsError
+from ops.errors import OpsError, UsageError
 from ops.webhook import Answer, endpoint, request
 
 RETRYABLE_STATUSES = frozenset({403, 429, 500, 502, 503, 504})
@@ -152,15 +152,18 @@ def deliver(
         now = clock.time()
         try:
             answer = poster.post(url, probe.body, probe.headers(signer, now))
+        except UsageError as exc:  # not an http(s) URL: waiting will not fix it
+            raise AcceptanceFailure(f"listener_url {listener_url!r}: {exc}") from exc
         except OpsError as exc:
             last = str(exc)
             return None
         if answer.status == 200:
-            message_id = answer.json().get("message_id")
-            if not isinstance(message_id, str) or not message_id:
+            payload = answer.json()
+            message_id, timestamp = payload.get("message_id"), payload.get("timestamp")
+            if not (isinstance(message_id, str) and message_id and isinstance(timestamp, str)):
                 raise AcceptanceFailure(
-                    f"POST {probe.path} ({probe.route}) answered 200 without a message_id: "
-                    f"{answer.body[:200]!r}"
+                    f"POST {probe.path} ({probe.route}) answered 200 without a message_id and "
+                    f"a timestamp (docs/design.md, 'The listener'): {answer.body[:200]!r}"
                 )
             return Delivery(probe, message_id, attempts, now)
         last = f"{answer.status} {answer.body[:200]!r}"

@@ -68,6 +68,13 @@ def finish_by_hand(stack: str) -> str:
     )
 
 
+def brief(exc: Exception, limit: int = 2000) -> str:
+    """The error's type and its last `limit` characters: a failed Pulumi command's error holds
+    its whole output, which was streamed already; the cause is at the end."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {'…' + text[-limit:] if len(text) > limit else text}"
+
+
 @contextmanager
 def timed(report: Report, step: str, clock: Clock) -> Iterator[None]:
     started = clock.monotonic()
@@ -100,9 +107,13 @@ def verify(
     clock = services.clock
     for probe in probes:
         delivery = deliver(
-            probe, listener_url, poster=services.poster, signer=signer, clock=clock,
+            probe,
+            listener_url,
+            poster=services.poster,
+            signer=signer,
+            clock=clock,
             deadlines=deadlines,
-        )  # fmt: skip
+        )
         out(f"POST {probe.path} ({probe.route}): 200, message_id {delivery.message_id}")
         report.deliveries.append(delivery)
 
@@ -152,15 +163,14 @@ def clean_up(
         with timed(report, "destroy", clock), interrupts.pulumi("destroy"):
             stack.destroy()
     except Exception as exc:  # noqa: BLE001 - reported with the run's own failure, never hidden
-        failed = f"clean-up: `pulumi destroy` failed ({type(exc).__name__}: {exc})"
-        return f"{failed}; {finish_by_hand(stack.name)}"
+        return f"clean-up: `pulumi destroy` failed ({brief(exc)}); {finish_by_hand(stack.name)}"
     try:
         with timed(report, "stack rm", clock), interrupts.pulumi("stack rm"):
             stack.remove()
     except Exception as exc:  # noqa: BLE001 - as above
         return (
             f"clean-up: resources destroyed, but `pulumi stack rm {stack.name}` failed "
-            f"({type(exc).__name__}: {exc}); run it from the repository root"
+            f"({brief(exc)}); run it from the repository root"
         )
     return None
 
@@ -196,9 +206,14 @@ def run(
             report.outputs = stack.up()
         with timed(report, "probes", clock), interrupts.armed():
             verify(
-                report.outputs, config, services, report, signer=signer, deadlines=deadlines,
+                report.outputs,
+                config,
+                services,
+                report,
+                signer=signer,
+                deadlines=deadlines,
                 out=out,
-            )  # fmt: skip
+            )
     except BaseException as exc:
         failure = exc
         raise
