@@ -4,7 +4,7 @@ VENV   := venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint types check up bench loadtest acceptance clean
+.PHONY: install test lint types check up bench loadtest clean
 
 install: $(STAMP)
 
@@ -27,6 +27,12 @@ types: $(STAMP)
 
 check: lint test
 
+# Deploys a throw-away stack to the AWS account of your credentials, probes it, destroys it
+# (README, "Acceptance test on AWS"). In-process (-n 0) so Ctrl-C and SIGTERM reach its handler.
+.PHONY: acceptance
+acceptance: $(STAMP)
+	ASYNC_WEBHOOK_ACCEPTANCE=1 $(PY) -m pytest tests/acceptance/test_acceptance.py -n 0 -s -rs --timeout=0
+
 up: $(STAMP)
 	$(PY) -m local up --stack dev
 
@@ -35,11 +41,6 @@ bench: $(STAMP)
 
 loadtest: $(STAMP)
 	$(PY) -m bench.load --requests 1000 --concurrency 50
-
-# Deploys a throw-away stack to the AWS account of your credentials, probes it, destroys it
-# (README, "Acceptance test on AWS"). In-process (-n 0) so Ctrl-C and SIGTERM reach its handler.
-acceptance: $(STAMP)
-	ASYNC_WEBHOOK_ACCEPTANCE=1 $(PY) -m pytest tests/acceptance/test_acceptance.py -n 0 -s -rs --timeout=0
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@ listener, the log group and the queues, a fake clock for every deadline (no real
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -28,7 +29,7 @@ from harness.errors import (
 from harness.interrupts import Interrupts
 from harness.observe import CloudWatchLogs, SqsQueues, term
 from harness.prerequisites import credentials_problem, missing_prerequisites, skip_reason
-from harness.probes import HttpPoster, Signer, deliver, plan_probes
+from harness.probes import HttpPoster, Signer, deliver, load_signer, plan_probes
 from harness.run import Report, Services
 from harness.run import run as run_acceptance
 from harness.stack import (
@@ -397,6 +398,28 @@ def test_a_signed_route_without_a_signer_is_left_out_with_the_reason():
     probes, left_out = plan_probes(config.parsed, "t0k3n", signer=None)
     assert [p.route for p in probes] == ["demo"]
     assert any(entry.startswith("gh (github") and "ops/signing.py" in entry for entry in left_out)
+
+
+def test_a_signed_probe_passes_the_listeners_own_verification(config: AcceptanceConfig):
+    # GIVEN the project's signer and the listener's verifier (both arrive with sender support)
+    signer = load_signer()
+    verifier_file = ROOT / "functions" / "listener" / "senders.py"
+    if signer is None or not verifier_file.is_file():
+        pytest.skip("ops/signing.py and functions/listener/senders.py are not in this tree yet")
+    spec = importlib.util.spec_from_file_location("acceptance_senders", verifier_file)
+    assert spec is not None and spec.loader is not None
+    senders = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(senders)
+    # WHEN the signed route's probe is signed as the acceptance test signs it
+    signed = acceptance_config(STACK, extra_routes=[SIGNED])
+    probe = next(
+        p for p in plan_probes(signed.parsed, "t0k3n", signer=signer)[0] if p.route == "gh"
+    )
+    now = NOW.timestamp()
+    headers = {name.lower(): value for name, value in probe.headers(signer, now).items()}
+    # THEN the listener would accept it
+    verdict = senders.verify(probe.spec, headers, probe.body, ["s3cret-key"], now)
+    assert verdict.ok, verdict.reason
 
 
 # --- waiting with a deadline ---------------------------------------------------------------
