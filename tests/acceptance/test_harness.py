@@ -19,6 +19,7 @@ import boto3
 import botocore.credentials
 import pulumi
 import pytest
+from harness import probes as harness_probes
 from harness.errors import (
     AcceptanceFailure,
     CleanupFailed,
@@ -29,7 +30,7 @@ from harness.errors import (
 from harness.interrupts import Interrupts
 from harness.observe import CloudWatchLogs, SqsQueues, term
 from harness.prerequisites import credentials_problem, missing_prerequisites, skip_reason
-from harness.probes import HttpPoster, Signer, deliver, load_signer, plan_probes
+from harness.probes import Delivery, HttpPoster, Signer, deliver, load_signer, plan_probes
 from harness.run import Report, Services
 from harness.run import run as run_acceptance
 from harness.stack import (
@@ -448,16 +449,26 @@ def test_wait_fails_at_the_deadline_naming_what_it_waited_for(clock: FakeClock):
 # --- posting -------------------------------------------------------------------------------
 
 
+def deliver_demo(
+    config: AcceptanceConfig,
+    poster: harness_probes.Poster,
+    clock: FakeClock,
+    listener_url: str = OUTPUTS["listener_url"],
+) -> Delivery:
+    """The open demo route's probe, delivered as the run delivers it."""
+    probe = plan_probes(config.parsed, "t0k3n", signer=None)[0][0]
+    return deliver(
+        probe, listener_url, poster=poster, signer=None, clock=clock, deadlines=DEADLINES
+    )
+
+
 def test_post_retries_what_a_new_stack_answers_while_it_settles(
     config: AcceptanceConfig, cloud: FakeCloud, clock: FakeClock
 ):
     # GIVEN a Function URL that is not public yet, then unreachable, then SQS not allowed yet
     cloud.answers = [403, OpsError("cannot reach"), 503]
-    probe = plan_probes(config.parsed, "t0k3n", signer=None)[0][0]
     # WHEN the probe is delivered
-    delivery = deliver(
-        probe, OUTPUTS["listener_url"], poster=cloud, signer=None, clock=clock, deadlines=DEADLINES
-    )
+    delivery = deliver_demo(config, cloud, clock)
     # THEN it was retried until 200, at the route's URL
     assert (delivery.message_id, delivery.attempts) == ("m-1", 4)
     assert {url for url, _, _ in cloud.posts} == {OUTPUTS["listener_url"] + "append_queue"}
@@ -469,16 +480,8 @@ def test_post_fails_at_once_on_an_answer_that_retrying_cannot_fix(
     config: AcceptanceConfig, cloud: FakeCloud, clock: FakeClock, status: int
 ):
     cloud.answers = [status]
-    probe = plan_probes(config.parsed, "t0k3n", signer=None)[0][0]
     with pytest.raises(AcceptanceFailure, match=rf"POST /append_queue \(demo\) answered {status}"):
-        deliver(
-            probe,
-            OUTPUTS["listener_url"],
-            poster=cloud,
-            signer=None,
-            clock=clock,
-            deadlines=DEADLINES,
-        )
+        deliver_demo(config, cloud, clock)
     assert len(cloud.posts) == 1
 
 
@@ -486,16 +489,8 @@ def test_post_that_never_gets_a_200_fails_at_the_deadline_with_the_last_answer(
     config: AcceptanceConfig, cloud: FakeCloud, clock: FakeClock
 ):
     cloud.answers = [503] * 100
-    probe = plan_probes(config.parsed, "t0k3n", signer=None)[0][0]
     with pytest.raises(DeadlineExceeded, match=r"not within 60 s \(after 13 attempts; last: 503"):
-        deliver(
-            probe,
-            OUTPUTS["listener_url"],
-            poster=cloud,
-            signer=None,
-            clock=clock,
-            deadlines=DEADLINES,
-        )
+        deliver_demo(config, cloud, clock)
 
 
 @pytest.mark.parametrize(
@@ -510,29 +505,13 @@ def test_a_200_without_what_the_listener_promises_fails(
         def post(self, url: str, body_sent: bytes, headers: Mapping[str, str]) -> Answer:
             return Answer(200, body, 0.01)
 
-    probe = plan_probes(config.parsed, "t0k3n", signer=None)[0][0]
     with pytest.raises(AcceptanceFailure, match="without a message_id and a timestamp"):
-        deliver(
-            probe,
-            OUTPUTS["listener_url"],
-            poster=Answers(),
-            signer=None,
-            clock=clock,
-            deadlines=DEADLINES,
-        )
+        deliver_demo(config, Answers(), clock)
 
 
 def test_a_listener_url_that_is_not_http_fails_at_once(config: AcceptanceConfig, clock: FakeClock):
-    probe = plan_probes(config.parsed, "t0k3n", signer=None)[0][0]
     with pytest.raises(AcceptanceFailure, match="not an http"):
-        deliver(
-            probe,
-            "ftp://example/",
-            poster=HttpPoster(),
-            signer=None,
-            clock=clock,
-            deadlines=DEADLINES,
-        )
+        deliver_demo(config, HttpPoster(), clock, "ftp://example/")
     assert clock.slept == []
 
 
