@@ -32,6 +32,12 @@ types: $(STAMP)
 
 check: lint test
 
+# Deploys a throw-away stack to the AWS account of your credentials, probes it, destroys it
+# (README, "Acceptance test on AWS"). In-process (-n 0) so Ctrl-C and SIGTERM reach its handler.
+.PHONY: acceptance
+acceptance: $(STAMP)
+	ASYNC_WEBHOOK_ACCEPTANCE=1 $(PY) -m pytest tests/acceptance/test_acceptance.py -n 0 -s -rs --timeout=0
+
 up: $(STAMP)
 	$(PY) -m local up --stack dev
 
