@@ -53,12 +53,12 @@ _EMAIL = re.compile(
 
 ALARM_PERIOD_SECONDS = 300
 """Counts (errors, throttles, rejections) are summed over five minutes: one notification per
-incident rather than one per minute, and well inside a sender's retry window."""
+incident rather than one per minute."""
 QUEUE_PERIOD_SECONDS = 60
 """SQS publishes its queue metrics once a minute."""
 
-# Most of a threshold that a config value may take: far beyond any sensible one, well inside
-# what CloudWatch accepts.
+# The largest thresholds the config accepts: far beyond any sensible one, and numbers
+# CloudWatch takes.
 _MAX_COUNT = 1_000_000
 _MAX_DURATION_MS = limits.LAMBDA_TIMEOUT_SECONDS[1] * 1000
 
@@ -185,7 +185,7 @@ class Monitoring(pulumi.ComponentResource):
 
         # CloudWatch cannot publish to a topic encrypted with the AWS-managed key alias/aws/sns:
         # that key's policy grants CloudWatch nothing and cannot be changed, so every
-        # notification would fail silently (AWS re:Post, "cloudwatch-configure-alarm-sns").
+        # notification would fail silently (docs/design.md, "Monitoring").
         self.key = aws.kms.Key(
             f"{name}-topic-key",
             description=f"Encrypts the alarm topic of {prefix}",
@@ -429,29 +429,37 @@ def _dashboard_body(
             properties["annotations"] = {"horizontal": [{"label": line[0], "value": line[1]}]}
         return {"type": "metric", "properties": properties}
 
+    def function_graphs(
+        function: pulumi.Output[str], invoked: str, duration_line: tuple[str, float] | None = None
+    ) -> list[dict[str, Any]]:
+        """What both functions show: invocations, errors and throttles, p50/p99 duration."""
+        return [
+            graph("Invocations", [lambda_metric(function, "Invocations", "Sum", invoked)]),
+            graph(
+                "Errors and throttles",
+                [
+                    lambda_metric(function, "Errors", "Sum", "errors"),
+                    lambda_metric(function, "Throttles", "Sum", "throttles"),
+                ],
+            ),
+            graph(
+                "Duration (ms)",
+                [
+                    lambda_metric(function, "Duration", "p50", "p50"),
+                    lambda_metric(function, "Duration", "p99", "p99"),
+                ],
+                line=duration_line,
+            ),
+        ]
+
     rows: list[tuple[str, list[dict[str, Any]]]] = [
         (
             "Listener",
             [
-                graph("Invocations", [lambda_metric(listener, "Invocations", "Sum", "requests")]),
-                graph(
-                    "Errors and throttles",
-                    [
-                        lambda_metric(listener, "Errors", "Sum", "errors"),
-                        lambda_metric(listener, "Throttles", "Sum", "throttles"),
-                    ],
-                ),
+                *function_graphs(listener, "requests", ("p99 alarm", args.listener_p99_ms)),
                 graph(
                     "Rejected (401/403)",
                     [[namespace, REJECTED_METRIC, {"stat": "Sum", "label": "rejected"}]],
-                ),
-                graph(
-                    "Duration (ms)",
-                    [
-                        lambda_metric(listener, "Duration", "p50", "p50"),
-                        lambda_metric(listener, "Duration", "p99", "p99"),
-                    ],
-                    line=("p99 alarm", args.listener_p99_ms),
                 ),
             ],
         ),
@@ -482,21 +490,7 @@ def _dashboard_body(
         (
             "Processor",
             [
-                graph("Invocations", [lambda_metric(processor, "Invocations", "Sum", "batches")]),
-                graph(
-                    "Errors and throttles",
-                    [
-                        lambda_metric(processor, "Errors", "Sum", "errors"),
-                        lambda_metric(processor, "Throttles", "Sum", "throttles"),
-                    ],
-                ),
-                graph(
-                    "Duration (ms)",
-                    [
-                        lambda_metric(processor, "Duration", "p50", "p50"),
-                        lambda_metric(processor, "Duration", "p99", "p99"),
-                    ],
-                ),
+                *function_graphs(processor, "batches"),
                 graph(
                     "Concurrency",
                     [lambda_metric(processor, "ConcurrentExecutions", "Maximum", "concurrent")],
