@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pulumi
 
-from infra import Consumer, Listener, Queue, load_config
+from infra import Consumer, Listener, Monitoring, Queue, load_config
 
 FUNCTIONS = Path(__file__).resolve().parent / "functions"
 
@@ -36,6 +36,19 @@ processor = Consumer(
     runtime=config.runtime,
     stack=config.stack,
 )
+# alarms: false declares no alarm, topic or dashboard (docs/design.md, "Monitoring").
+monitoring = (
+    Monitoring(
+        "monitoring",
+        config.monitoring,
+        queue=queue,
+        listener=listener,
+        processor=processor,
+        stack=config.stack,
+    )
+    if config.monitoring.alarms
+    else None
+)
 
 pulumi.export("listener_url", listener.url)
 pulumi.export("queue_url", queue.url)
@@ -44,3 +57,6 @@ pulumi.export("dlq_url", queue.dlq_url)
 pulumi.export("dlq_arn", queue.dlq_arn)
 pulumi.export("listener_function_name", listener.function_name)
 pulumi.export("processor_function_name", processor.function_name)
+if monitoring is not None:
+    pulumi.export("alarm_topic_arn", monitoring.topic_arn)
+    pulumi.export("dashboard_url", monitoring.dashboard_url)

@@ -6,6 +6,7 @@ Importing this package declares nothing: only `__main__.py` instantiates compone
 from infra.config import StackConfig, load_config, parse_config
 from infra.consumer import Consumer, ConsumerArgs
 from infra.listener import Listener, ListenerArgs
+from infra.monitoring import Monitoring, MonitoringArgs
 from infra.python_function import PythonFunction, PythonFunctionArgs, RuntimeArgs
 from infra.queue import Queue, QueueArgs
 from infra.settings import ConfigError, Problem
@@ -17,6 +18,8 @@ __all__ = [
     "ConsumerArgs",
     "Listener",
     "ListenerArgs",
+    "Monitoring",
+    "MonitoringArgs",
     "Problem",
     "PythonFunction",
     "PythonFunctionArgs",

@@ -22,6 +22,7 @@ from pulumi.runtime import config as runtime_config
 
 from infra.consumer import ConsumerArgs
 from infra.listener import ListenerArgs
+from infra.monitoring import MonitoringArgs
 from infra.python_function import RuntimeArgs
 from infra.queue import QueueArgs
 from infra.settings import (
@@ -52,6 +53,7 @@ class StackConfig:
     queue: QueueArgs
     listener: ListenerArgs
     processor: ConsumerArgs
+    monitoring: MonitoringArgs
 
     def problems(self, failed: frozenset[str] = frozenset()) -> list[Problem]:
         """The rules that span settings, each checked by the component whose rule it is.
@@ -64,6 +66,7 @@ class StackConfig:
             *self.queue.problems(failed),
             *self.listener.problems(self.queue, failed),
             *self.processor.problems(self.queue, failed),
+            *self.monitoring.problems(self.queue, self.listener, failed),
         ]
 
 

@@ -27,6 +27,7 @@ from botocore.config import Config
 from local.function_url import FunctionUrlServer
 from local.lambda_runtime import FunctionSpec, LocalFunction
 from local.logs import LogSink
+from local.monitoring_resources import monitoring_handlers
 from local.poller import SqsPoller
 
 ACCOUNT_ID = "123456789012"
@@ -113,6 +114,7 @@ class LocalProvider(pulumi.runtime.Mocks):
             "aws:lambda/permission:Permission": self._permission,
             "aws:lambda/eventSourceMapping:EventSourceMapping": self._event_source_mapping,
         }
+        self._handlers.update(monitoring_handlers(self, self.deployment.warnings))
 
     @property
     def supported_types(self) -> list[str]:

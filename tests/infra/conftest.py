@@ -82,6 +82,13 @@ def _computed(typ: str, physical: str, logical: str) -> dict[str, Any]:
             return {"arn": arn.format("ssm", f"parameter{physical}")}
         case "aws:lambda/eventSourceMapping:EventSourceMapping":
             return {"uuid": "4f6a1c2e-0000-4000-8000-000000000001"}
+        case "aws:kms/key:Key":
+            key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
+            return {"arn": arn.format("kms", f"key/{key_id}"), "keyId": key_id}
+        case "aws:sns/topic:Topic":
+            return {"arn": arn.format("sns", physical)}
+        case "aws:cloudwatch/metricAlarm:MetricAlarm":
+            return {"arn": arn.format("cloudwatch", f"alarm:{physical}")}
     return {}
 
 

@@ -19,6 +19,7 @@ COMPONENT_TYPES = {
     "async-webhook:index:Listener",
     "async-webhook:index:Consumer",
     "async-webhook:index:PythonFunction",
+    "async-webhook:index:Monitoring",
 }
 
 
@@ -79,7 +80,8 @@ def test_child_names_derive_from_their_component(run_program):
     for resource in stack.declared:
         if resource.type in COMPONENT_TYPES:
             continue
-        assert resource.name.split("-")[0] in {"webhook", "listener", "processor"}, resource.name
+        component = resource.name.split("-")[0]
+        assert component in {"webhook", "listener", "processor", "monitoring"}, resource.name
 
 
 def test_outputs_follow_the_contract(run_program):

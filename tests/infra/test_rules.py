@@ -225,7 +225,13 @@ VARIANTS = {
         ]
     },
     "iam url": {"listenerAuthType": "AWS_IAM"},
-    "production": {"tracing": True, "protectData": True, "tags": {"team": "x"}},
+    "production": {
+        "tracing": True,
+        "protectData": True,
+        "tags": {"team": "x"},
+        "alarmEmail": "ops@example.com",
+    },
+    "alarms off": {"alarms": False},
 }
 
 

@@ -119,6 +119,29 @@ def test_declared_resources_exist_in_the_embedded_aws(dev_cloud: LocalCloud):
     }
 
 
+def test_alarms_their_topic_and_the_dashboard_exist_in_the_embedded_aws(dev_cloud: LocalCloud):
+    # GIVEN the dev stack, whose alarms are on (the deployer's clients: no new ones to build)
+    topic = dev_cloud.outputs["alarm_topic_arn"]
+    sns, kms, cloudwatch, logs = (dev_cloud.client(s) for s in ("sns", "kms", "cloudwatch", "logs"))
+    # THEN the topic exists, encrypted with the key the program declared
+    key = sns.get_topic_attributes(TopicArn=topic)["Attributes"]["KmsMasterKeyId"]
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["Enabled"]
+    # AND every alarm exists and notifies it
+    alarms = cloudwatch.describe_alarms()["MetricAlarms"]
+    assert len(alarms) == 8
+    assert {tuple(a["AlarmActions"]) for a in alarms} == {(topic,)}
+    # AND the dashboard and the listener's metric filter are recorded, and the terminal is
+    # told that they are only recorded
+    (dashboard,) = cloudwatch.list_dashboards()["DashboardEntries"]
+    assert dev_cloud.outputs["dashboard_url"].endswith(
+        f"#dashboards:name={dashboard['DashboardName']}"
+    )
+    (metric_filter,) = logs.describe_metric_filters()["metricFilters"]
+    assert metric_filter["logGroupName"] == "/aws/lambda/async-webhook-dev-listener"
+    (recorded,) = [w for w in dev_cloud.warnings if "only recorded" in w]
+    assert "8 metric alarms (never evaluated" in recorded and "1 dashboard (" in recorded
+
+
 def _descendants(pid: int) -> set[int]:
     found: set[int] = set()
     frontier = [pid]
