@@ -3,10 +3,14 @@ PYTHON ?= python3
 VENV   := venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The functions' bundled requirements, installed for Lambda into .build/ (network needed once);
+# the program, the tests and the local cloud then find them cached.
+BUNDLED := .build/.installed
+FUNCTION_REQUIREMENTS := $(wildcard functions/*/requirements.txt)
 
 .PHONY: install test lint types check up bench loadtest clean
 
-install: $(STAMP)
+install: $(STAMP) $(BUNDLED)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,7 +18,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-test: $(STAMP)
+$(BUNDLED): $(STAMP) $(FUNCTION_REQUIREMENTS) infra/packaging.py
+	@$(PY) -c 'from infra.packaging import main; raise SystemExit(main())'
+	@touch $@
+
+test: $(STAMP) $(BUNDLED)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -27,14 +35,14 @@ types: $(STAMP)
 
 check: lint test
 
-up: $(STAMP)
+up: $(STAMP) $(BUNDLED)
 	$(PY) -m local up --stack dev
 
-bench: $(STAMP)
+bench: $(STAMP) $(BUNDLED)
 	$(PY) -m bench
 
-loadtest: $(STAMP)
+loadtest: $(STAMP) $(BUNDLED)
 	$(PY) -m bench.load --requests 1000 --concurrency 50
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .build .local .pytest_cache .mypy_cache .ruff_cache

@@ -82,6 +82,8 @@ def _computed(typ: str, physical: str, logical: str) -> dict[str, Any]:
             return {"arn": arn.format("ssm", f"parameter{physical}")}
         case "aws:lambda/eventSourceMapping:EventSourceMapping":
             return {"uuid": "4f6a1c2e-0000-4000-8000-000000000001"}
+        case "aws:dynamodb/table:Table":
+            return {"arn": arn.format("dynamodb", f"table/{physical}")}
     return {}
 
 
