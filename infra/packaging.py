@@ -183,7 +183,9 @@ def install_dependencies(
 
 def _summary(requirements: bytes) -> str:
     """`aws-lambda-powertools==3.37.0, ...`: the requirement lines, comments left out."""
-    lines = [line.split("#", 1)[0].strip() for line in requirements.decode(errors="replace").split("\n")]
+    lines = [
+        line.split("#", 1)[0].strip() for line in requirements.decode(errors="replace").split("\n")
+    ]
     named = [line for line in lines if line]
     shown = ", ".join(named[:4]) + (f", and {len(named) - 4} more" if len(named) > 4 else "")
     return shown or "no requirements"
@@ -218,24 +220,25 @@ def _pip_install(requirements: Path, into: Path, target: Target) -> None:
 def explain_pip_failure(output: str, requirements: Path, target: Target) -> str:
     """What went wrong, in the user's terms, then the end of pip's own output."""
     where = f"{requirements} for {target.describe()}"
+    wanted = "wheel" if not target.is_host else "distribution"
     missing = re.search(r"No matching distribution found for ([^\s]+)", output)
     if _looks_offline(output):
         reason = (
             f"cannot install {where}: the package index cannot be reached (no network?). "
             "Connect and run the program again, or `make install` to fill the cache."
         )
-    elif missing and os.environ.get("PIP_NO_INDEX"):
-        reason = (
-            f"cannot install {where}: {missing.group(1)} is not in the build cache and "
-            "PIP_NO_INDEX keeps pip from the package index; run `make install` first."
-        )
     elif missing:
         platform = "" if target.is_host else f" (CPython {target.python_version}, {_tags(target)})"
         reason = (
-            f"cannot install {where}: no wheel of {missing.group(1)} for "
+            f"cannot install {requirements}: no {wanted} of {missing.group(1)} for "
             f"{target.describe()}{platform}. Lambda packages are built from wheels only: pick a "
             "version that publishes one for this platform, or another package."
         )
+        if os.environ.get("PIP_NO_INDEX"):
+            reason += (
+                " PIP_NO_INDEX is set, so pip looked in its local caches only: run "
+                "`make install` (with network) to fill the build cache first."
+            )
     else:
         reason = f"cannot install {where}: pip failed"
     tail = "\n".join(f"    {line}" for line in output.strip().splitlines()[-_OUTPUT_LINES:])

@@ -8,7 +8,8 @@ not overtake an earlier one), and every record from the failed one on is reporte
 Contract: docs/design.md, "The processor".
 """
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -17,12 +18,28 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from idempotency import from_environment
 from message import Message, logger
 from process import process
 
-_once = from_environment()
-"""The idempotency guard, made once per container; None when the stack has it off."""
+if TYPE_CHECKING:
+    from idempotency import Once
+
+IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
+"""Set by the program when `idempotency` is on (idempotency.TABLE_VARIABLE)."""
+
+
+def _guard() -> "Once | None":
+    """The idempotency guard, or None when the stack has it off. Its module (and boto3, which
+    its DynamoDB client needs) is imported only when it is on: a cold start pays for it then."""
+    if not os.environ.get(IDEMPOTENCY_TABLE):
+        return None
+    from idempotency import from_environment
+
+    return from_environment()
+
+
+_once = _guard()
+"""Made once per container."""
 
 
 class RecordFailedError(Exception):
@@ -66,7 +83,10 @@ def _process_record(record: SQSRecord) -> None:
         # process() is user code and may raise anything: whatever it is, only this record fails.
         except Exception as exc:
             error = _error_name(exc)
-            logger.error("record failed", message_id=message_id, error=error)
+            # The cause's type too (e.g. the DynamoDB error behind an idempotency failure),
+            # never a message: messages may hold the payload.
+            cause = {"cause": _error_name(exc.__cause__)} if exc.__cause__ is not None else {}
+            logger.error("record failed", message_id=message_id, error=error, **cause)
             raise RecordFailedError(error) from exc
 
 

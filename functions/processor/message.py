@@ -22,11 +22,11 @@ class MessageDecodeError(ValueError):
     """The record's body cannot be turned into what was asked for (bytes, text or JSON)."""
 
 
-class _CurrentStdout(logging.StreamHandler):  # type: ignore[type-arg]
+class _CurrentStdout(logging.StreamHandler[Any]):
     """Writes to whatever sys.stdout is when a line is logged, as print() does (Lambda's
     runtime reads stdout; a test may swap it after the logger was made)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stdout
 

@@ -226,6 +226,7 @@ VARIANTS = {
     },
     "iam url": {"listenerAuthType": "AWS_IAM"},
     "production": {"tracing": True, "protectData": True, "tags": {"team": "x"}},
+    "idempotency": {"idempotency": True, "protectData": True, "fifo": True, "batchSize": 10},
 }
 
 
