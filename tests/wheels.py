@@ -46,3 +46,18 @@ def make_wheel(
 
 def _digest(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def wheel_from_installed(target: Path, dist_info: str, folder: Path) -> Path:
+    """A pure-Python wheel remade from a package pip installed into `target` (its RECORD lists
+    its files), so a test can install the real dependencies again without a package index."""
+    info = target / dist_info
+    name, version = dist_info.removesuffix(".dist-info").rsplit("-", 1)
+    files: dict[str, bytes] = {}
+    for line in (info / "RECORD").read_text().splitlines():
+        path = line.rsplit(",", 2)[0]
+        if path and not path.startswith("..") and not path.endswith(("RECORD", "INSTALLER")):
+            source = target / path
+            if source.is_file() and not path.startswith(f"{dist_info}/"):
+                files[path] = source.read_bytes()
+    return make_wheel(folder, name, version, files=files)
