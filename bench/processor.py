@@ -59,6 +59,8 @@ print('{"init_ms": %.4f}' % ((t1 - t0) * 1000))
 
 def _layouts(root: Path) -> dict[str, Path]:
     """The archive unpacked as Lambda would: bundled (one folder), and code + layer."""
+    import pulumi
+
     from infra.packaging import Target, function_archive, package_files
     from infra.python_function import RuntimeArgs
 
@@ -69,10 +71,11 @@ def _layouts(root: Path) -> dict[str, Path]:
     own = set(package_files(PROCESSOR_DIR))
     bundled, code, layer = root / "task", root / "code", root / "opt" / "python"
     for name, asset in archive.assets.items():
+        assert isinstance(asset, pulumi.FileAsset)  # function_archive declares files only
         for folder in (bundled, code if name in own else layer):
             target = folder / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(asset.path, target)
+            shutil.copyfile(str(asset.path), target)
     return {"bundled": bundled, "code": code, "layer": layer}
 
 
