@@ -182,6 +182,8 @@ def test_the_processor_bundles_powertools_and_the_listener_bundles_nothing(run_p
     listener = set(stack.one(":Function", "listener").inputs["code"].assets)
     # THEN the processor's archive holds Powertools at its root, pinned as requirements.txt says
     assert {"handler.py", "aws_lambda_powertools/__init__.py"} <= processor
+    assert not any(name.startswith(("bin/", "__pycache__/")) for name in processor)  # jmespath's
+    assert not any("/__pycache__/" in name or name.endswith(".pyc") for name in processor)
     pinned = (ROOT / "functions" / "processor" / "requirements.txt").read_text()
     [version] = {m.split("/")[0] for m in processor if m.startswith("aws_lambda_powertools-")}
     version = version.removeprefix("aws_lambda_powertools-").removesuffix(".dist-info")
