@@ -32,7 +32,7 @@ BUILD_ROOT = Path(__file__).resolve().parent.parent / ".build"
 every program of this repository (the load-test fixture too) shares one cache."""
 BUILD_INFO = ".build-info.json"
 """Written into each finished build folder: what it was built from (never packaged)."""
-BUILD_FORMAT = 1
+BUILD_FORMAT = 2
 """Part of every cache key: bump it when the way folders are built changes."""
 
 GLIBC_MINOR = 34
@@ -162,8 +162,6 @@ def install_dependencies(
     partial.chmod(0o755)
     try:
         _pip_install(requirements, partial, target)
-        for name in _SKIP_DEPENDENCY_DIRS:
-            shutil.rmtree(partial / name, ignore_errors=True)
         info = {
             "requirements": str(requirements.resolve()),
             "sha256": hashlib.sha256(content).hexdigest(),
