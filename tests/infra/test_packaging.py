@@ -108,15 +108,20 @@ def test_a_change_to_requirements_runtime_or_architecture_rebuilds(tmp_path, whe
     assert len(progress) == 3  # first, x86, v2 (py314 reported elsewhere)
 
 
+def build_error(tmp_path: Path) -> str:
+    """What building the test function for arm64 fails with."""
+    source = function(tmp_path, "tinydep==1.0\n")
+    with pytest.raises(PackagingError) as raised:
+        install_dependencies(source, ARM, build_root=tmp_path / "build", progress=Progress())
+    return str(raised.value)
+
+
 def test_a_package_without_a_wheel_for_the_target_names_it_and_shows_pip(tmp_path, wheels):
     # GIVEN a package published only as an x86_64 wheel
     make_wheel(wheels, "tinydep", "1.0", tag="cp313-cp313-manylinux_2_17_x86_64")
-    source = function(tmp_path, "tinydep==1.0\n")
     # WHEN the function is built for arm64
-    with pytest.raises(PackagingError) as raised:
-        install_dependencies(source, ARM, build_root=tmp_path / "build", progress=Progress())
+    text = build_error(tmp_path)
     # THEN the error names the package and the platform, and pip's own words follow
-    text = str(raised.value)
     assert "no wheel of tinydep==1.0 for python3.13 on arm64" in text
     assert "manylinux2014_aarch64" in text
     assert "pip said:" in text and "No matching distribution found for tinydep" in text
@@ -131,12 +136,9 @@ def test_no_network_is_a_clear_error(tmp_path, wheels, monkeypatch):
     monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "")
     monkeypatch.setenv("PIP_RETRIES", "1")  # refused at once: one retry, no waiting
     monkeypatch.setenv("PIP_TIMEOUT", "2")
-    source = function(tmp_path, "tinydep==1.0\n")
     # WHEN the function is built
-    with pytest.raises(PackagingError) as raised:
-        install_dependencies(source, ARM, build_root=tmp_path / "build", progress=Progress())
+    text = build_error(tmp_path)
     # THEN the error says the index cannot be reached, and shows what pip saw
-    text = str(raised.value)
     assert "the package index cannot be reached (no network?)" in text
     assert "127.0.0.1" in text
 
