@@ -7,6 +7,7 @@ another one imported. A folder's bundled packages (its requirements.txt, from th
 that `make install` fills) are importable too, as they are on Lambda.
 """
 
+import functools
 import importlib
 import logging
 import sys
@@ -83,10 +84,11 @@ def _purge() -> None:
             del registry[name]
 
 
+@functools.cache
 def dependency_path(name: str) -> Path | None:
     """Where the folder's bundled packages are importable from on this machine, for the dev
-    stack's runtime (the default one). Appended to sys.path once: the venv's own copies of
-    packages the tests also use keep precedence, and later lazy imports still resolve."""
+    stack's runtime (the default one). Appended to sys.path once per test process: the venv's
+    own copies of packages the tests also use keep precedence, and lazy imports resolve."""
     defaults = RuntimeArgs()
     target = Target(defaults.runtime, defaults.architecture)
     folder, _ = local_dependencies(FUNCTIONS / name, target)
