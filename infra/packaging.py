@@ -32,7 +32,7 @@ BUILD_ROOT = Path(__file__).resolve().parent.parent / ".build"
 every program of this repository (the load-test fixture too) shares one cache."""
 BUILD_INFO = ".build-info.json"
 """Written into each finished build folder: what it was built from (never packaged)."""
-BUILD_FORMAT = 2
+BUILD_FORMAT = 3
 """Part of every cache key: bump it when the way folders are built changes."""
 
 GLIBC_MINOR = 34
@@ -162,6 +162,7 @@ def install_dependencies(
     partial.chmod(0o755)
     try:
         _pip_install(requirements, partial, target)
+        _forget_unshipped(partial)
         info = {
             "requirements": str(requirements.resolve()),
             "sha256": hashlib.sha256(content).hexdigest(),
@@ -177,6 +178,21 @@ def install_dependencies(
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return folder
+
+
+def _forget_unshipped(folder: Path) -> None:
+    """Drop from each installed package's RECORD the files that are not packaged (console
+    scripts, listed as `../../bin/...`): their hashes depend on this machine's interpreter path,
+    and would make the same requirements a different archive on every machine."""
+    for record in folder.glob("*.dist-info/RECORD"):
+        lines = record.read_text().splitlines(keepends=True)
+        kept = [
+            line
+            for line in lines
+            if not line.startswith("../") and line.split("/", 1)[0] not in _SKIP_DEPENDENCY_DIRS
+        ]
+        if kept != lines:
+            record.write_text("".join(kept))
 
 
 def _summary(requirements: bytes) -> str:

@@ -189,6 +189,11 @@ def test_the_processor_bundles_powertools_and_the_listener_bundles_nothing(run_p
     assert {"handler.py", "aws_lambda_powertools/__init__.py"} <= processor
     assert not any(name.startswith(("bin/", "__pycache__/")) for name in processor)  # jmespath's
     assert not any("/__pycache__/" in name or name.endswith(".pyc") for name in processor)
+    # AND no RECORD names a script (its hash is of this machine's interpreter path): the same
+    # requirements make the same archive on every machine
+    code = stack.one(":Function", "processor").inputs["code"]
+    records = [Path(code.assets[m].path).read_text() for m in processor if m.endswith("/RECORD")]
+    assert records and not any("bin/" in record for record in records)
     pinned = (ROOT / "functions" / "processor" / "requirements.txt").read_text()
     [version] = {m.split("/")[0] for m in processor if m.startswith("aws_lambda_powertools-")}
     version = version.removeprefix("aws_lambda_powertools-").removesuffix(".dist-info")
