@@ -3,10 +3,14 @@ PYTHON ?= python3
 VENV   := venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The functions' bundled requirements, installed for Lambda into .build/ (network needed once);
+# the program, the tests and the local cloud then find them cached.
+BUNDLED := .build/.installed
+FUNCTION_REQUIREMENTS := $(wildcard functions/*/requirements.txt)
 
 .PHONY: install test test-fast lint types check up bench loadtest deploy preview destroy clean
 
-install: $(STAMP)
+install: $(STAMP) $(BUNDLED)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,7 +18,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-test: $(STAMP)
+$(BUNDLED): $(STAMP) $(FUNCTION_REQUIREMENTS) infra/packaging.py
+	@$(PY) -c 'from infra.packaging import main; raise SystemExit(main())'
+	@touch $@
+
+test: $(STAMP) $(BUNDLED)
 	$(PY) -m pytest -q
 
 # The edit loop: the program under mocks, the handlers against moto, the policy pack; nothing
@@ -38,15 +46,15 @@ check: lint test
 acceptance: $(STAMP)
 	ASYNC_WEBHOOK_ACCEPTANCE=1 $(PY) -m pytest tests/acceptance/test_acceptance.py -n 0 -s -rs --timeout=0
 
-up: $(STAMP)
+up: $(STAMP) $(BUNDLED)
 	$(PY) -m local up --stack dev
 
-bench: $(STAMP)
+bench: $(STAMP) $(BUNDLED)
 	$(PY) -m bench
 
 # Every accepted message processed at least once, a duplicate only after a redelivery (a higher
 # receive count), poison dead-lettered: README.md, "Load test".
-loadtest: $(STAMP)
+loadtest: $(STAMP) $(BUNDLED)
 	$(PY) -m bench.load --requests 1000 --concurrency 50
 
 # The real AWS path. Each needs the Pulumi CLI and AWS credentials; STACK picks the stack.
@@ -71,4 +79,4 @@ destroy:
 	$(PULUMI) destroy --stack $(STACK)
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .build .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,9 +1,9 @@
 """`python -m bench`: every figure next to its floor, written to bench/results.json.
 
-Parts (select with --only, comma-separated): cold, warm, size, cloud, program. A full run stays
-under two minutes; --quick uses tiny counts (for the smoke test: checks the harness, not speed)
-and writes to .local/bench/results-quick.json unless --output says otherwise, so it never
-replaces the committed figures.
+Parts (select with --only, comma-separated): cold, warm, size, cloud, program, processor. A
+full run stays under two minutes; --quick uses tiny counts (for the smoke test: checks the
+harness, not speed) and writes to .local/bench/results-quick.json unless --output says
+otherwise, so it never replaces the committed figures.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import client, cloud, cold, program, size, warm
+from bench import client, cloud, cold, processor, program, size, warm
 from bench.common import ROOT, PartResult, Progress
 from bench.context import Context
 from bench.machine import describe, utc_now
@@ -28,6 +28,7 @@ PARTS: dict[str, Callable[[Context], PartResult]] = {
     "cloud": cloud.run,
     "program": program.run,
     "client": client.run,
+    "processor": processor.run,
 }
 RESULTS = ROOT / "bench" / "results.json"
 QUICK_RESULTS = default_root(ROOT) / "bench" / "results-quick.json"

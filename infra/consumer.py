@@ -9,14 +9,18 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import limits
-from infra.policies import CONSUME_ACTIONS, allow
+from infra.idempotency import ITEM_ACTIONS, TABLE_VARIABLE, TTL_VARIABLE, idempotency_table
+from infra.policies import CONSUME_ACTIONS, Statement, allow
 from infra.python_function import PythonFunction, PythonFunctionArgs, RuntimeArgs
 from infra.queue import Queue, QueueArgs
-from infra.settings import Problem, integer, setting
+from infra.settings import Problem, boolean, integer, setting
 from infra.stack import StackArgs
 from policy.rules import required_visibility_timeout
 
 COMPONENT_TYPE = "async-webhook:index:Consumer"
+
+IDEMPOTENCY_TTL_SECONDS = (3600, 365 * 24 * 3600)
+"""An hour to a year: how long a processed delivery is remembered."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +41,13 @@ class ConsumerArgs:
     """How long the mapping gathers records before invoking (0 = no waiting)."""
     max_concurrency: int | None = setting("maxConcurrency", None, integer(*limits.MAX_CONCURRENCY))
     """Most concurrent invocations the mapping starts; None = no mapping limit."""
+    idempotency: bool = setting("idempotency", False, boolean)
+    """Process each delivery at most once (a DynamoDB table of processed delivery ids)."""
+    idempotency_ttl_seconds: int = setting(
+        "idempotencyTtlSeconds", 7 * 24 * 3600, integer(*IDEMPOTENCY_TTL_SECONDS)
+    )
+    """How long a processed delivery is remembered. Seven days: longer than the senders' retry
+    windows (Stripe retries for three days) and the queue's default retention (four days)."""
 
     @property
     def visibility_timeout_seconds(self) -> int:
@@ -45,9 +56,9 @@ class ConsumerArgs:
         return required_visibility_timeout(self.timeout_seconds, self.batching_window_seconds)
 
     def problems(self, queue: QueueArgs, failed: frozenset[str] = frozenset()) -> list[Problem]:
+        found = self._idempotency_problems(queue, failed)
         if {"fifo", "batchSize", "batchingWindowSeconds"} & failed:
-            return []  # each rule below reads one of them
-        found: list[Problem] = []
+            return found  # each rule below reads one of them
         fifo_max = limits.FIFO_BATCH_SIZE[1]
         if queue.fifo and self.batch_size > fifo_max:
             found.append(
@@ -76,6 +87,23 @@ class ConsumerArgs:
             )
         return found
 
+    def _idempotency_problems(self, queue: QueueArgs, failed: frozenset[str]) -> list[Problem]:
+        if not self.idempotency or {"idempotency", "idempotencyTtlSeconds"} & failed:
+            return []
+        if "messageRetentionSeconds" in failed:
+            return []
+        retention = queue.message_retention_seconds
+        if self.idempotency_ttl_seconds < retention:
+            return [
+                Problem(
+                    "idempotencyTtlSeconds",
+                    self.idempotency_ttl_seconds,
+                    f"must be at least messageRetentionSeconds ({retention}): SQS may deliver a "
+                    "message again until it expires, and a forgotten delivery runs twice",
+                )
+            ]
+        return []
+
 
 class Consumer(pulumi.ComponentResource):
     """Function + role + log group + an event source mapping that reports partial failures."""
@@ -86,6 +114,8 @@ class Consumer(pulumi.ComponentResource):
     """ARN of the processor function."""
     mapping_uuid: pulumi.Output[str]
     """Identifier of the event source mapping (to disable it during an incident)."""
+    idempotency_table_name: pulumi.Output[str] | None
+    """The table of processed deliveries; None when `idempotency` is off."""
 
     def __init__(
         self,
@@ -101,6 +131,24 @@ class Consumer(pulumi.ComponentResource):
         super().__init__(COMPONENT_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
+        statements: list[Statement] = [allow("ConsumeQueue", CONSUME_ACTIONS, queue.arn)]
+        environment: dict[str, pulumi.Input[str]] = {}
+        self.idempotency_table = None
+        self.idempotency_table_name = None
+        if args.idempotency:
+            self.idempotency_table = idempotency_table(
+                f"{name}-idempotency",
+                table_name=f"{stack.prefix}-{name}-idempotency",
+                stack=stack,
+                parent=self,
+            )
+            statements.append(
+                allow("UseIdempotencyTable", ITEM_ACTIONS, self.idempotency_table.arn)
+            )
+            environment[TABLE_VARIABLE] = self.idempotency_table.name
+            environment[TTL_VARIABLE] = str(args.idempotency_ttl_seconds)
+            self.idempotency_table_name = self.idempotency_table.name
+
         self.function = PythonFunction(
             name,
             PythonFunctionArgs(
@@ -110,7 +158,8 @@ class Consumer(pulumi.ComponentResource):
                 timeout_seconds=args.timeout_seconds,
                 runtime=runtime,
                 stack=stack,
-                statements=[allow("ConsumeQueue", CONSUME_ACTIONS, queue.arn)],
+                statements=statements,
+                environment=environment,
                 description="Processes queued webhook requests",
             ),
             opts=child,
@@ -142,5 +191,6 @@ class Consumer(pulumi.ComponentResource):
                 "function_name": self.function_name,
                 "function_arn": self.function_arn,
                 "mapping_uuid": self.mapping_uuid,
+                "idempotency_table_name": self.idempotency_table_name,
             }
         )

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import limits
-from infra.packaging import function_archive
+from infra.packaging import Target, function_archive
 from infra.policies import LAMBDA_TRUST, Statement, document, log_streams, xray_write
 from infra.settings import boolean, one_of, setting
 from infra.stack import StackArgs
@@ -86,7 +86,13 @@ class PythonFunction(pulumi.ComponentResource):
     ) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        archive = function_archive(args.source_dir, args.handler)
+        # Dependencies (a requirements.txt in the folder) are installed for the function's
+        # own runtime and architecture, not this machine's.
+        archive = function_archive(
+            args.source_dir,
+            args.handler,
+            Target(args.runtime.runtime, args.runtime.architecture),
+        )
         tags = args.stack.resource_tags
 
         self.role = aws.iam.Role(

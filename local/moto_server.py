@@ -216,12 +216,15 @@ def _enforce_iam() -> None:
 def _serve(port: int, snapshot: Path | None) -> None:
     from moto.server import ThreadedMotoServer
 
+    from local.dynamodb import teach_table_resources
+
     _speed_up_moto()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     bound = server._server.server_port  # type: ignore[union-attr]  # moto keeps it private
     _teach_ssm_resources()
+    teach_table_resources()
     _authorize_batches_as_aws_does()
     print(f"{READY_PREFIX}{bound}", flush=True)
     try:

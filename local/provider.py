@@ -24,6 +24,8 @@ import boto3
 import pulumi
 from botocore.config import Config
 
+from local.dependencies import code_roots, runnable_here
+from local.dynamodb import table_handler
 from local.function_url import FunctionUrlServer
 from local.lambda_runtime import FunctionSpec, LocalFunction
 from local.logs import LogSink
@@ -113,6 +115,7 @@ class LocalProvider(pulumi.runtime.Mocks):
             "aws:lambda/functionUrl:FunctionUrl": self._function_url,
             "aws:lambda/permission:Permission": self._permission,
             "aws:lambda/eventSourceMapping:EventSourceMapping": self._event_source_mapping,
+            "aws:dynamodb/table:Table": table_handler(self.client, _autoname),
         }
         self._handlers.update(monitoring_handlers(self, self.deployment.warnings))
 
@@ -303,7 +306,7 @@ class LocalProvider(pulumi.runtime.Mocks):
         handler = i.get("handler")
         if not handler:
             raise LocalResourceError(f"function {name}: only zip packages with a handler run here")
-        code_dir = code_directory(i.get("code"))
+        code_dir, bundled = code_roots(i.get("code"), handler)
         environment = {
             k: str(v) for k, v in ((i.get("environment") or {}).get("variables") or {}).items()
         }
@@ -321,6 +324,9 @@ class LocalProvider(pulumi.runtime.Mocks):
             account_id=ACCOUNT_ID,
             architecture=architecture,
             runtime=str(i.get("runtime") or "python3.13"),
+            layer_paths=tuple(
+                runnable_here(d, name, self.deployment.warnings.append) for d in bundled
+            ),
             credentials=self.role_credentials(i["role"], name),
         )
         # Registered in moto too, so the role must exist and the settings must be valid.
@@ -436,27 +442,6 @@ class LocalProvider(pulumi.runtime.Mocks):
             self.deployment.pollers.append(poller)
         mapping_id = f"{secrets.token_hex(4)}-local-{args.name}"
         return mapping_id, {"uuid": mapping_id, "functionArn": i["functionName"]}
-
-
-def code_directory(code: object) -> Path:
-    """The folder a function's archive was built from, so edits there are live locally."""
-    if isinstance(code, pulumi.FileArchive):
-        path = Path(str(code.path)).resolve()
-        if path.is_dir():
-            return path
-        raise LocalResourceError(f"archive {path} is not a folder; only folders run locally")
-    if isinstance(code, pulumi.AssetArchive):
-        roots: set[Path] = set()
-        for name, asset in code.assets.items():
-            if not isinstance(asset, pulumi.FileAsset):
-                raise LocalResourceError(f"archive member {name} is not a file on disk")
-            path = Path(str(asset.path)).resolve()
-            depth = len(Path(name).parts)
-            roots.add(path.parents[depth - 1])
-        if len(roots) == 1:
-            return roots.pop()
-        raise LocalResourceError(f"archive members come from several folders: {sorted(roots)}")
-    raise LocalResourceError(f"unsupported function code {type(code).__name__}")
 
 
 def _zip_dir(folder: Path) -> bytes:

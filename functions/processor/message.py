@@ -1,4 +1,4 @@
-"""The Message a processor works with, built from one SQS record, and the JSON log line helper.
+"""The Message a processor works with, built from one SQS record, and the processor's logger.
 
 The listener puts the request body on the queue exactly as received (base64 text when the
 Function URL delivered it base64-encoded) and the request metadata in message attributes; this
@@ -6,30 +6,52 @@ module undoes that, so business logic sees bytes, text or JSON without caring ho
 """
 
 import base64
+import functools
 import json
+import logging
 import os
+import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from aws_lambda_powertools import Logger
 
 
 class MessageDecodeError(ValueError):
     """The record's body cannot be turned into what was asked for (bytes, text or JSON)."""
 
 
-_LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4, "FATAL": 5}
-_LOG_THRESHOLD = _LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper(), 0)
-"""Lambda sets AWS_LAMBDA_LOG_LEVEL from the function's application log level."""
+class _CurrentStdout(logging.StreamHandler[Any]):
+    """Writes to whatever sys.stdout is when a line is logged, as print() does (Lambda's
+    runtime reads stdout; a test may swap it after the logger was made)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        """The stream is always the current sys.stdout."""
 
 
-def log(level: str, message: str, **fields: Any) -> None:
-    """One JSON object per line on stdout, with the level and RFC 3339 timestamp Lambda's JSON
-    log format reads (without a timestamp Lambda files every line as INFO)."""
-    if _LEVELS[level] < _LOG_THRESHOLD:
-        return
-    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    line = {"timestamp": stamp, "level": level, "message": message, **fields}
-    print(json.dumps(line, default=str), flush=True)
+logger = Logger(
+    service=os.environ.get("POWERTOOLS_SERVICE_NAME", "processor"),
+    logger_handler=_CurrentStdout(),
+    # RFC 3339 in UTC ("...T07:00:00.123Z"): Lambda's JSON log format filters a line by its
+    # level only when it also carries a timestamp it can read.
+    datefmt="%Y-%m-%dT%H:%M:%S.%FZ",
+    utc=True,
+    log_record_order=["timestamp", "level", "message"],
+    # json.dumps' own spacing, as the processor's lines always had (readers grep for it).
+    json_serializer=functools.partial(json.dumps, default=str),
+)
+"""JSON lines on stdout. Powertools takes the level from AWS_LAMBDA_LOG_LEVEL, which Lambda sets
+from the function's application log level (the stack's logLevel)."""
+if logging.getLogger(logger.name).level == logging.NOTSET:
+    # Powertools maps Lambda's TRACE to NOTSET, which would inherit the root logger's WARNING
+    # and drop every DEBUG and INFO line: TRACE is the most detailed level, so log everything.
+    logging.getLogger(logger.name).setLevel(logging.DEBUG)
 
 
 def _int(value: Any, default: int) -> int:

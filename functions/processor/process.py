@@ -3,12 +3,14 @@
 process(message) is called once per SQS record. Return normally and the record is done (the
 event source mapping deletes it); raise anything and the record is reported failed, so SQS hands
 it out again and, after maxReceiveCount tries, moves it to the dead-letter queue. Make it
-idempotent: SQS delivers at least once.
+idempotent: SQS delivers at least once (or set `idempotency: true` and the processor calls it
+at most once per delivery). Log with `logger` (Powertools): every line carries the message id.
+A package listed in requirements.txt beside this file is bundled with the function.
 """
 
 from typing import Any
 
-from message import Message, MessageDecodeError, log
+from message import Message, MessageDecodeError, logger
 
 STRAVA_FIELDS = (
     "object_type",
@@ -72,5 +74,5 @@ def process(message: Message) -> None:
     summary = strava_summary(message)
     if summary is not None:
         fields["strava"] = summary
-    log("DEBUG", "message content", message_id=message.message_id, preview=preview(message))
-    log("INFO", "message processed", **fields)
+    logger.debug("message content", message_id=message.message_id, preview=preview(message))
+    logger.info("message processed", **fields)

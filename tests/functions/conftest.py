@@ -7,9 +7,12 @@ a test worker, reset before each test, so no test sees another's queues.
 
 Function folders are not packages and both hold a handler.py, which becomes the root of sys.path
 on Lambda. load_function imports one folder the same way, with the environment the test chose, so
-module-scope clients talk to moto and no test depends on what another one imported.
+module-scope clients talk to moto and no test depends on what another one imported. A folder's
+bundled packages (its requirements.txt, from the build cache that `make install` fills) are
+importable too, as they are on Lambda.
 """
 
+import functools
 import importlib
 import logging
 import sys
@@ -35,7 +38,10 @@ if str(TESTS) not in sys.path:
 from environments import CONFIG_VARIABLE, listener_env  # noqa: E402
 from factories import REGION  # noqa: E402
 
-FUNCTION_MODULES = ("handler", "process", "message", "senders", "aws")
+from infra.packaging import Target, local_dependencies  # noqa: E402
+from infra.python_function import RuntimeArgs  # noqa: E402
+
+FUNCTION_MODULES = ("handler", "process", "message", "senders", "aws", "idempotency")
 """Top-level module names living in the function folders."""
 CONTRACT_ENV = (
     CONFIG_VARIABLE,
@@ -44,6 +50,9 @@ CONTRACT_ENV = (
     "SQS_MAX_ATTEMPTS",
     "SECRET_REFRESH_SECONDS",
     "AWS_LAMBDA_LOG_LEVEL",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "IDEMPOTENCY_TABLE",
+    "IDEMPOTENCY_TTL_SECONDS",
 )
 """Environment variables the program (or a test) sets on the functions; cleared per load."""
 PATIENT_TIMEOUTS = {"SQS_CONNECT_TIMEOUT_SECONDS": "2", "SQS_READ_TIMEOUT_SECONDS": "5"}
@@ -79,6 +88,25 @@ def _fresh_session() -> boto3.Session:
 def _purge() -> None:
     for name in FUNCTION_MODULES:
         sys.modules.pop(name, None)
+    # A fresh container has a fresh logging registry: Powertools configures a logger once per
+    # name and would keep the first load's level otherwise.
+    registry = logging.Logger.manager.loggerDict
+    for name, existing in list(registry.items()):
+        if getattr(existing, "powertools_handler", None) is not None:
+            del registry[name]
+
+
+@functools.cache
+def dependency_path(name: str) -> Path | None:
+    """Where the folder's bundled packages are importable from on this machine, for the dev
+    stack's runtime (the default one). Appended to sys.path once per test process: the venv's
+    own copies of packages the tests also use keep precedence, and lazy imports resolve."""
+    defaults = RuntimeArgs()
+    target = Target(defaults.runtime, defaults.architecture)
+    folder, _ = local_dependencies(FUNCTIONS / name, target)
+    if folder is not None and str(folder) not in sys.path:
+        sys.path.append(str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -176,6 +204,7 @@ def load_function(
         for key, value in {**defaults, **(env or {})}.items():
             monkeypatch.setenv(key, value)
         folder = str(FUNCTIONS / name)
+        dependency_path(name)
         _purge()
         sys.path.insert(0, folder)
         try:

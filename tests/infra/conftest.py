@@ -89,6 +89,8 @@ def _computed(typ: str, physical: str, logical: str) -> dict[str, Any]:
             return {"arn": arn.format("sns", physical)}
         case "aws:cloudwatch/metricAlarm:MetricAlarm":
             return {"arn": arn.format("cloudwatch", f"alarm:{physical}")}
+        case "aws:dynamodb/table:Table":
+            return {"arn": arn.format("dynamodb", f"table/{physical}")}
     return {}
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from infra.packaging import PackagingError, function_archive, package_files
+from infra.packaging import PackagingError, Target, function_archive, package_files
+
+LAMBDA = Target("python3.13", "arm64")
 
 # How Pulumi marks a secret value on the wire (pulumi.runtime.rpc).
 SECRET_SIG, SECRET_VALUE = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
@@ -129,16 +131,25 @@ def _archive_names(archive: pulumi.AssetArchive) -> set[str]:
 
 @pytest.mark.parametrize("function", ["listener", "processor"])
 def test_each_function_is_packaged_from_its_own_folder_only(run_program, function):
+    # GIVEN the dev stack WHEN the program runs
     stack = run_program()
     archive = stack.one(":Function", function).inputs["code"]
     assert isinstance(archive, pulumi.AssetArchive)
-    names = _archive_names(archive)
-    folder = Path(__file__).resolve().parents[2] / "functions" / function
+    root = Path(__file__).resolve().parents[2]
+    folder = root / "functions" / function
+    build = root / ".build" / function
+    own = {
+        name
+        for name, asset in archive.assets.items()
+        if Path(asset.path).resolve().is_relative_to(folder)
+    }
+    # THEN it holds the folder's own files, and anything else is its bundled dependencies
     expected = {p.relative_to(folder).as_posix() for p in folder.glob("*.py")}
-    assert names == expected
-    assert "handler.py" in names
-    for asset in archive.assets.values():
-        assert Path(asset.path).resolve().is_relative_to(folder)
+    expected |= {"requirements.txt"} if (folder / "requirements.txt").exists() else set()
+    assert own == expected
+    assert "handler.py" in own
+    for name in set(archive.assets) - own:
+        assert Path(archive.assets[name].path).resolve().is_relative_to(build), name
 
 
 def test_packaging_skips_caches_and_refuses_a_missing_handler(tmp_path):
@@ -149,9 +160,9 @@ def test_packaging_skips_caches_and_refuses_a_missing_handler(tmp_path):
     (tmp_path / "lib" / "util.py").write_text("X = 1\n")
     assert set(package_files(tmp_path)) == {"handler.py", "lib/util.py"}
     with pytest.raises(PackagingError, match=r"main\.py"):
-        function_archive(tmp_path, "main.handler")
+        function_archive(tmp_path, "main.handler", LAMBDA)
     with pytest.raises(PackagingError, match="does not exist"):
-        function_archive(tmp_path / "nope", "handler.handler")
+        function_archive(tmp_path / "nope", "handler.handler", LAMBDA)
 
 
 def test_listener_package_is_lean(tmp_path):

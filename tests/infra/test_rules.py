@@ -232,6 +232,7 @@ VARIANTS = {
         "alarmEmail": "ops@example.com",
     },
     "alarms off": {"alarms": False},
+    "idempotency": {"idempotency": True, "protectData": True, "fifo": True, "batchSize": 10},
 }
 
 
