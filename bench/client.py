@@ -57,13 +57,13 @@ TIMEOUTS = {"connect_timeout": 1.0, "read_timeout": 2.0}
 # Each child prints one JSON line: its window from first import to message sent (ms), its peak
 # RSS (KB) and the id of the message it sent. Placeholders are replaced with repr()'d values.
 # Peak RSS is VmHWM: ru_maxrss would report the parent's, as Linux keeps it across exec.
-_REPORT = """
+REPORT = """
 import json
 with open("/proc/self/status") as status:
     peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 print(json.dumps({"first_ms": (t1 - t0) * 1000, "peak_kb": peak_kb, "message_id": message_id}))
 """
-_CLIENT = (
+CLIENT_SCRIPT = (
     """
 import sys, time
 t0 = time.perf_counter()
@@ -74,9 +74,9 @@ sqs = aws.SQS(connect_timeout=1.0, read_timeout=2.0)
 message_id = sqs.send_message(QUEUE_URL, "cold").message_id
 t1 = time.perf_counter()
 """
-    + _REPORT
+    + REPORT
 )
-_BOTO3 = (
+BOTO3_FLOOR = (
     """
 import time
 t0 = time.perf_counter()
@@ -84,9 +84,9 @@ import boto3
 message_id = boto3.client("sqs").send_message(QueueUrl=QUEUE_URL, MessageBody="cold")["MessageId"]
 t1 = time.perf_counter()
 """
-    + _REPORT
+    + REPORT
 )
-_INTERPRETER = (
+INTERPRETER_FLOOR = (
     """
 import time
 t0 = time.perf_counter()
@@ -94,11 +94,11 @@ import MODULES
 t1 = time.perf_counter()
 message_id = ""
 """
-    + _REPORT
+    + REPORT
 )
 
 
-def _script(template: str, **values: str) -> str:
+def fill_script(template: str, **values: str) -> str:
     for name, value in values.items():
         template = template.replace(name, value)
     return template
@@ -179,9 +179,11 @@ def _cold(ctx: Context, queue_url: str, runs: int) -> tuple[list[Row], dict[str,
     with tempfile.TemporaryDirectory(prefix="bench-client-") as directory:
         shutil.copy(CLIENT_SOURCE, Path(directory) / "aws.py")  # no __pycache__ beside it
         scripts = {
-            "client": _script(_CLIENT, DIRECTORY=repr(directory), QUEUE_URL=repr(queue_url)),
-            "boto3": _script(_BOTO3, QUEUE_URL=repr(queue_url)),
-            "interpreter": _script(_INTERPRETER, MODULES=", ".join(modules)),
+            "client": fill_script(
+                CLIENT_SCRIPT, DIRECTORY=repr(directory), QUEUE_URL=repr(queue_url)
+            ),
+            "boto3": fill_script(BOTO3_FLOOR, QUEUE_URL=repr(queue_url)),
+            "interpreter": fill_script(INTERPRETER_FLOOR, MODULES=", ".join(modules)),
         }
         reports: dict[str, list[dict[str, Any]]] = {name: [] for name in scripts}
 

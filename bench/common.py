@@ -223,3 +223,15 @@ def interleaved(count: int, runners: Sequence[Callable[[], float]]) -> list[list
         for index in order:
             results[index].append(runners[index]())
     return results
+
+
+def listener_environment(endpoint_url: str, queue_url: str) -> dict[str, str]:
+    """What the program gives the listener with the default settings (built by
+    infra/listener.py itself), plus Lambda's AWS variables."""
+    from infra.listener import ListenerArgs
+    from infra.listener import listener_environment as program_environment
+
+    return {
+        **aws_environment(endpoint_url),
+        **program_environment(ListenerArgs(), queue_url=queue_url),
+    }

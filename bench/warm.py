@@ -5,7 +5,7 @@ All three variants talk to the same embedded moto queue, in this process, interl
 - listener: the real handler (module imported once, as in a warm Lambda container) on a real
   payload-2.0 event; its per-request JSON log line goes to /dev/null, as Lambda ships stdout;
 - floor: `sqs.send_message(QueueUrl, MessageBody=<same body>)` on a client configured exactly
-  like the listener's (same botocore Config), already warm;
+  with the listener's timeouts and no retries, already warm;
 - floor + attributes: the same call with the seven message attributes the listener attaches,
   which splits the gap into "SQS work for the metadata" and "the handler's own Python";
 - per-request client: what the original demo did, `boto3.client("sqs")` inside the handler.
@@ -23,14 +23,15 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
-from bench.cold import listener_environment
 from bench.common import (
     LISTENER_DIR,
     PartResult,
     Row,
     check_at_most,
     interleaved,
+    listener_environment,
     patched_environ,
     percentile,
     ratio,
@@ -110,7 +111,15 @@ def run(ctx: Context) -> PartResult:
     queue_url = bootstrap.create_queue(QueueName="bench-warm")["QueueUrl"]
     env = listener_environment(ctx.endpoint_url, queue_url)
     listener = load_listener(env)
-    floor_client = ctx.sqs_client(config=listener.client_config(listener.SETTINGS))
+    # The floor: one bare boto3 SendMessage with the listener's timeouts and no retries.
+    settings = listener.SETTINGS
+    floor_client = ctx.sqs_client(
+        config=Config(
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            retries={"total_max_attempts": 1, "mode": "standard"},
+        )
+    )
     naive = naive_handler(queue_url)
     context = LambdaContext()
 

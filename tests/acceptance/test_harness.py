@@ -17,7 +17,6 @@ from typing import Any
 
 import boto3
 import botocore.credentials
-import pulumi
 import pytest
 from harness import probes as harness_probes
 from harness.errors import (
@@ -51,6 +50,7 @@ from infra.config import parse_config
 from local.program import evaluate
 from ops.errors import OpsError
 from ops.webhook import Answer
+from tests.infra.conftest import FakeAws
 
 NOW = datetime(2026, 12, 1, 7, 30, 12, tzinfo=UTC)
 STACK = "accept-20261201-073012-a1b2c3"
@@ -323,20 +323,13 @@ def test_a_broken_extra_route_is_refused_naming_key_and_rule():
     assert "s3cret-key" not in str(caught.value)
 
 
-class Recorder(pulumi.runtime.Mocks):
-    """Each declared resource's type and inputs; nothing is created."""
+class Recorder(FakeAws):
+    """Each declared resource's type and inputs (with what AWS would compute, ARNs included,
+    which the program's components read from each other); nothing is created."""
 
-    def __init__(self) -> None:
-        self.declared: list[tuple[str, dict[str, Any]]] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.declared.append((args.typ, dict(args.inputs)))
-        return f"{args.name}-id", dict(args.inputs)
-
-    def call(
-        self, args: pulumi.runtime.MockCallArgs
-    ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        raise AssertionError(f"the program must not call data sources: {args.token}")
+    @property
+    def inputs_by_type(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(resource.type, resource.inputs) for resource in self.declared]
 
 
 @pytest.mark.parametrize("extra", [(), (SIGNED,)], ids=["dev-routes", "with-a-signed-route"])
@@ -354,7 +347,7 @@ def test_the_program_builds_the_stack_from_this_config_with_names_of_its_own(
         config={key: entry.value for key, entry in config.entries.items()},
         secret_keys=[key for key, entry in config.entries.items() if entry.secret],
     )
-    aws = [(typ, inputs) for typ, inputs in recorder.declared if typ.startswith("aws:")]
+    aws = [(typ, inputs) for typ, inputs in recorder.inputs_by_type if typ.startswith("aws:")]
     # THEN every physical name the program gives is this stack's, so nothing can collide
     names = [str(inputs["name"]) for _, inputs in aws if inputs.get("name")]
     assert names

@@ -18,7 +18,19 @@ DELETE = EVENTS / "strava-activity-delete.json"
 
 def test_send_posts_each_file_count_times_as_json(listener: FakeListener, capsys):
     # GIVEN two event files  WHEN sent twice each
-    code = main(["send", str(CREATE), str(DELETE), "--count", "2", "--url", listener.url, "--path", "/append_queue"])
+    code = main(
+        [
+            "send",
+            str(CREATE),
+            str(DELETE),
+            "--count",
+            "2",
+            "--url",
+            listener.url,
+            "--path",
+            "/append_queue",
+        ]
+    )
 
     # THEN four POSTs, with the exact bytes of the files, as JSON, to /append_queue
     assert code == 0
@@ -90,7 +102,9 @@ def test_send_reads_listener_url_from_the_local_cloud(
 
 
 def test_handshake_passes_when_the_challenge_is_echoed(listener: FakeListener, capsys):
-    code = main(["strava", "handshake", "--token", TOKEN, "--url", listener.url, "--path", "/append_queue"])
+    code = main(
+        ["strava", "handshake", "--token", TOKEN, "--url", listener.url, "--path", "/append_queue"]
+    )
 
     assert code == 0
     assert "handshake ok" in capsys.readouterr().out
@@ -102,13 +116,35 @@ def test_handshake_passes_when_the_challenge_is_echoed(listener: FakeListener, c
 
 def test_handshake_challenge_is_random(listener: FakeListener):
     for _ in range(2):
-        main(["strava", "handshake", "--token", TOKEN, "--url", listener.url, "--path", "/append_queue"])
+        main(
+            [
+                "strava",
+                "handshake",
+                "--token",
+                TOKEN,
+                "--url",
+                listener.url,
+                "--path",
+                "/append_queue",
+            ]
+        )
     first, second = (r["query"]["hub.challenge"] for r in listener.requests)
     assert first != second
 
 
 def test_handshake_fails_on_a_wrong_token(listener: FakeListener, capsys):
-    code = main(["strava", "handshake", "--token", "wrong", "--url", listener.url, "--path", "/append_queue"])
+    code = main(
+        [
+            "strava",
+            "handshake",
+            "--token",
+            "wrong",
+            "--url",
+            listener.url,
+            "--path",
+            "/append_queue",
+        ]
+    )
 
     assert code == 1
     out = capsys.readouterr().out
@@ -120,7 +156,9 @@ def test_handshake_fails_on_a_wrong_token(listener: FakeListener, capsys):
 def test_handshake_fails_when_the_challenge_is_not_echoed(listener: FakeListener, capsys):
     listener.echo = "something else"
 
-    code = main(["strava", "handshake", "--token", TOKEN, "--url", listener.url, "--path", "/append_queue"])
+    code = main(
+        ["strava", "handshake", "--token", TOKEN, "--url", listener.url, "--path", "/append_queue"]
+    )
 
     assert code == 1
     assert "echoed 'something else'" in capsys.readouterr().out
