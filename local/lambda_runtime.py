@@ -371,6 +371,9 @@ class LocalFunction:
             )
             self.logs.write(self.name, f"[local] {error.error_message}")
             return None, self._failed(request_id, started, error), None
+        except BaseException:
+            self._pool.abandon()
+            raise
         if not self._pool.started(worker, version):
             worker.kill()
             raise FunctionClosedError(f"function {self.name!r} is closed")

@@ -1,0 +1,247 @@
+"""Warm pools and the machine's worker capacity, with fake workers (no processes)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from local.worker_pool import (
+    CapacityTimeoutError,
+    Lease,
+    MachineCapacity,
+    PoolClosedError,
+    WorkerPool,
+    default_capacity,
+)
+
+
+@dataclass(eq=False)
+class FakeWorker:
+    """Hashable by identity, like a real worker."""
+
+    name: str
+    alive: bool = True
+
+
+def _start(pool: WorkerPool[FakeWorker], name: str, version: int = 1) -> FakeWorker:
+    """Check out a slot (never waiting) and start a fake worker in it."""
+    lease = pool.checkout(version, timeout=0)
+    assert lease.worker is None, "expected a slot, got a warm worker"
+    worker = FakeWorker(name)
+    assert pool.started(worker, version)
+    return worker
+
+
+class InThread:
+    """Runs a call in a thread; ``result()`` waits for it with a deadline."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self._done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = call()
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                self._error = exc
+            finally:
+                self._done.set()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def result(self, timeout: float = 5.0) -> Any:
+        assert self._done.wait(timeout), "the call did not finish in time"
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _wait_until_waiting(machine: MachineCapacity, waiters: int) -> None:
+    """Until ``waiters`` threads are blocked on the machine's condition (deadline 5 s)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with machine.cond:
+            if len(machine.cond._waiters) >= waiters:  # type: ignore[attr-defined]
+                return
+        time.sleep(0.005)
+    raise AssertionError("no checkout started waiting")
+
+
+def test_a_released_worker_is_reused_most_recently_used_first() -> None:
+    # GIVEN a function with two workers, released one after the other
+    machine = MachineCapacity(4)
+    pool: WorkerPool[FakeWorker] = machine.pool("fn")
+    first, second = _start(pool, "first"), _start(pool, "second")
+    assert pool.release(first) and pool.release(second)
+    # WHEN an invocation checks out THEN it gets the warmest (last released) worker
+    lease = pool.checkout(1, timeout=0)
+    assert lease.worker is second
+    assert (lease.stale, lease.dead, lease.retired) == ([], [], [])
+    assert machine.in_use == 2  # reuse takes no new slot
+
+
+def test_workers_on_old_code_or_dead_are_handed_back_and_free_their_slots() -> None:
+    machine = MachineCapacity(2)
+    pool: WorkerPool[FakeWorker] = machine.pool("fn")
+    old, gone = _start(pool, "old", version=1), _start(pool, "gone", version=2)
+    pool.release(old)
+    pool.release(gone)
+    gone.alive = False
+    # WHEN the code is now at version 2
+    lease = pool.checkout(2, timeout=0)
+    # THEN both idle workers leave the pool (one stale, one dead) and a new one may start
+    assert lease.stale == [old]
+    assert lease.dead == [gone]
+    assert lease.worker is None
+    assert machine.in_use == 1
+    assert pool.workers() == []
+
+
+def test_past_capacity_an_idle_worker_of_another_function_is_retired_least_recent_first() -> None:
+    # GIVEN a machine of 3, with idle workers of a (used longest ago), b, and c
+    clock = FakeClock()
+    machine = MachineCapacity(3, clock=clock)
+    a: WorkerPool[FakeWorker] = machine.pool("a")
+    b: WorkerPool[FakeWorker] = machine.pool("b")
+    c: WorkerPool[FakeWorker] = machine.pool("c")
+    wa, wb, wc = _start(a, "wa"), _start(b, "wb"), _start(c, "wc")
+    for pool, worker in ((b, wb), (a, wa), (c, wc)):
+        clock.now += 1
+        pool.release(worker)
+    # WHEN c needs a second worker
+    lease = c.checkout(1, timeout=0)
+    # THEN the least recently used idle worker of another function (b's) makes room
+    assert lease.worker is wc  # but first: c's own idle worker is reused
+    lease = c.checkout(1, timeout=0)
+    assert lease.worker is None
+    assert lease.retired == [("b", wb)]
+    assert b.workers() == [] and a.workers() == [wa]
+    assert machine.in_use == 3
+
+
+def test_with_every_worker_busy_a_checkout_fails_after_its_timeout() -> None:
+    machine = MachineCapacity(2)
+    a: WorkerPool[FakeWorker] = machine.pool("a")
+    b: WorkerPool[FakeWorker] = machine.pool("b")
+    _start(a, "1"), _start(a, "2")
+    started = time.monotonic()
+    with pytest.raises(CapacityTimeoutError) as caught:
+        b.checkout(1, timeout=0.1)
+    assert time.monotonic() - started >= 0.1
+    assert caught.value.capacity == 2
+    assert "--max-workers" in str(caught.value)
+
+
+def test_a_waiting_checkout_gets_the_worker_that_becomes_idle() -> None:
+    # GIVEN a machine of 1 whose only worker (of a) is busy, and b waiting for a worker
+    machine = MachineCapacity(1)
+    a: WorkerPool[FakeWorker] = machine.pool("a")
+    b: WorkerPool[FakeWorker] = machine.pool("b")
+    busy = _start(a, "busy")
+    waiting = InThread(lambda: b.checkout(1, timeout=5))
+    _wait_until_waiting(machine, 1)
+    assert not waiting.done
+    # WHEN a's invocation ends
+    a.release(busy)
+    # THEN b retires a's now idle worker and starts its own in that slot
+    lease: Lease[FakeWorker] = waiting.result()
+    assert lease.worker is None
+    assert lease.retired == [("a", busy)]
+    assert machine.in_use == 1
+
+
+def test_a_waiting_checkout_of_the_same_function_reuses_the_released_worker() -> None:
+    machine = MachineCapacity(1)
+    pool: WorkerPool[FakeWorker] = machine.pool("fn")
+    busy = _start(pool, "busy")
+    waiting = InThread(lambda: pool.checkout(1, timeout=5))
+    _wait_until_waiting(machine, 1)
+    pool.release(busy)
+    assert waiting.result().worker is busy
+
+
+def test_a_discarded_worker_frees_its_slot_for_a_waiter() -> None:
+    machine = MachineCapacity(1)
+    a: WorkerPool[FakeWorker] = machine.pool("a")
+    b: WorkerPool[FakeWorker] = machine.pool("b")
+    crashed = _start(a, "crashed")
+    waiting = InThread(lambda: b.checkout(1, timeout=5))
+    _wait_until_waiting(machine, 1)
+    a.discard(crashed)
+    lease = waiting.result()
+    assert lease.worker is None and lease.retired == []
+    assert machine.in_use == 1
+
+
+def test_a_slot_whose_worker_did_not_start_is_given_back() -> None:
+    machine = MachineCapacity(1)
+    pool: WorkerPool[FakeWorker] = machine.pool("fn")
+    assert pool.checkout(1, timeout=0).worker is None
+    pool.abandon()
+    assert machine.in_use == 0
+    _start(pool, "next")
+
+
+def test_close_wakes_waiters_and_hands_back_every_worker() -> None:
+    # GIVEN a function with one idle and one busy worker, and a checkout waiting for more
+    machine = MachineCapacity(2)
+    pool: WorkerPool[FakeWorker] = machine.pool("fn")
+    idle, busy = _start(pool, "idle"), _start(pool, "busy")
+    pool.release(idle)
+    pool.checkout(1, timeout=0)  # takes idle: both are busy now
+    waiting = InThread(lambda: pool.checkout(1, timeout=5))
+    _wait_until_waiting(machine, 1)
+    # WHEN the pool closes
+    workers = pool.close()
+    # THEN the waiter fails at once, every worker is handed back and the slots are free
+    with pytest.raises(PoolClosedError):
+        waiting.result()
+    assert set(workers) == {idle, busy}
+    assert machine.in_use == 0
+    # AND a worker finishing late, or starting late, is not taken back
+    assert not pool.release(busy)
+    other: WorkerPool[FakeWorker] = machine.pool("fn")  # the name is free again
+    new = _start(other, "new")
+    assert other.close() == [new]
+    assert machine.in_use == 0
+
+
+def test_a_worker_started_after_close_is_refused_and_its_slot_freed() -> None:
+    machine = MachineCapacity(1)
+    pool: WorkerPool[FakeWorker] = machine.pool("fn")
+    assert pool.checkout(1, timeout=0).worker is None
+    pool.close()
+    assert not pool.started(FakeWorker("late"), 1)
+    assert machine.in_use == 0
+
+
+def test_capacity_defaults_to_eight_per_cpu_with_a_floor() -> None:
+    assert default_capacity(1) == 16
+    assert default_capacity(2) == 16
+    assert default_capacity(4) == 32
+    assert MachineCapacity().capacity == default_capacity()
+    with pytest.raises(ValueError, match="at least 1"):
+        MachineCapacity(0)
+    machine = MachineCapacity(1)
+    machine.pool("fn")
+    with pytest.raises(ValueError, match="already has"):
+        machine.pool("fn")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
