@@ -10,11 +10,9 @@ in the listener's environment, ARNs in policies) therefore point at local things
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import secrets
 import threading
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +22,10 @@ import boto3
 import pulumi
 from botocore.config import Config
 
+from local.concurrency import ACCOUNT_CONCURRENCY, ConcurrencyAccount, ConcurrencyLimitError
 from local.function_url import FunctionUrlServer
-from local.lambda_runtime import FunctionSpec, LocalFunction
+from local.lambda_code import CodeShapeError, prepare_code
+from local.lambda_runtime import FunctionSpec, LocalFunction, MachineCapacity
 from local.logs import LogSink
 from local.poller import SqsPoller
 
@@ -86,8 +86,17 @@ class LocalProvider(pulumi.runtime.Mocks):
         logs: LogSink,
         url_port: int = 0,
         start_pollers: bool = True,
+        code_root: Path | None = None,
+        account_concurrency: int = ACCOUNT_CONCURRENCY,
+        max_workers: int | None = None,
     ) -> None:
+        """``code_root``: where code that is not one folder on disk is unpacked, one folder per
+        function; ``account_concurrency`` and ``max_workers``: see ``local/concurrency.py`` and
+        ``local/worker_pool.py``."""
         self._endpoint_url = endpoint_url
+        self._code_root = code_root
+        self.account = ConcurrencyAccount(account_concurrency)
+        self.machine = MachineCapacity(max_workers)
         self.region = region
         self.logs = logs
         self._next_port = url_port
@@ -301,7 +310,11 @@ class LocalProvider(pulumi.runtime.Mocks):
         handler = i.get("handler")
         if not handler:
             raise LocalResourceError(f"function {name}: only zip packages with a handler run here")
-        code_dir = code_directory(i.get("code"))
+        work_dir = self._code_root / name if self._code_root is not None else None
+        try:
+            code = prepare_code(i.get("code"), resource=f"function {name}", work_dir=work_dir)
+        except CodeShapeError as exc:
+            raise LocalResourceError(f"{args.typ} {args.name!r}: {exc}") from exc
         environment = {
             k: str(v) for k, v in ((i.get("environment") or {}).get("variables") or {}).items()
         }
@@ -309,7 +322,7 @@ class LocalProvider(pulumi.runtime.Mocks):
         reserved = i.get("reservedConcurrentExecutions")
         spec = FunctionSpec(
             name=name,
-            code_dir=code_dir,
+            code_dir=code.directory,
             handler=handler,
             environment=environment,
             timeout_seconds=float(i.get("timeout") or 3),
@@ -322,18 +335,32 @@ class LocalProvider(pulumi.runtime.Mocks):
             credentials=self.role_credentials(i["role"], name),
         )
         # Registered in moto too, so the role must exist and the settings must be valid.
-        created = self.client("lambda").create_function(
+        lambda_ = self.client("lambda")
+        created = lambda_.create_function(
             FunctionName=name,
             Runtime=spec.runtime,
             Role=i["role"],
             Handler=handler,
-            Code={"ZipFile": _zip_dir(code_dir)},
+            Code={"ZipFile": code.zip_bytes()},
             Timeout=int(spec.timeout_seconds),
             MemorySize=spec.memory_mb,
             Architectures=[architecture],
             Environment={"Variables": environment},
         )
-        function = LocalFunction(spec, endpoint_url=self._endpoint_url(), logs=self.logs)
+        if spec.reserved_concurrency is not None:
+            lambda_.put_function_concurrency(
+                FunctionName=name, ReservedConcurrentExecutions=spec.reserved_concurrency
+            )
+        try:
+            function = LocalFunction(
+                spec,
+                endpoint_url=self._endpoint_url(),
+                logs=self.logs,
+                account=self.account,
+                machine=self.machine,
+            )
+        except ConcurrencyLimitError as exc:
+            raise LocalResourceError(f"{args.typ} {args.name!r}: {exc}") from exc
         arn = created["FunctionArn"]
         with self._lock:
             self._roles_by_function[name] = i["role"]
@@ -434,36 +461,6 @@ class LocalProvider(pulumi.runtime.Mocks):
             self.deployment.pollers.append(poller)
         mapping_id = f"{secrets.token_hex(4)}-local-{args.name}"
         return mapping_id, {"uuid": mapping_id, "functionArn": i["functionName"]}
-
-
-def code_directory(code: object) -> Path:
-    """The folder a function's archive was built from, so edits there are live locally."""
-    if isinstance(code, pulumi.FileArchive):
-        path = Path(str(code.path)).resolve()
-        if path.is_dir():
-            return path
-        raise LocalResourceError(f"archive {path} is not a folder; only folders run locally")
-    if isinstance(code, pulumi.AssetArchive):
-        roots: set[Path] = set()
-        for name, asset in code.assets.items():
-            if not isinstance(asset, pulumi.FileAsset):
-                raise LocalResourceError(f"archive member {name} is not a file on disk")
-            path = Path(str(asset.path)).resolve()
-            depth = len(Path(name).parts)
-            roots.add(path.parents[depth - 1])
-        if len(roots) == 1:
-            return roots.pop()
-        raise LocalResourceError(f"archive members come from several folders: {sorted(roots)}")
-    raise LocalResourceError(f"unsupported function code {type(code).__name__}")
-
-
-def _zip_dir(folder: Path) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*.py")):
-            if "__pycache__" not in path.parts:
-                archive.write(path, path.relative_to(folder).as_posix())
-    return buffer.getvalue()
 
 
 def _autoname(logical: str, suffix: str = "") -> str:

@@ -130,6 +130,35 @@ def test_past_capacity_an_idle_worker_of_another_function_is_retired_least_recen
     assert machine.in_use == 3
 
 
+def test_a_function_with_busy_workers_waits_for_its_own_before_retiring_another() -> None:
+    # GIVEN a full machine: an idle worker of a, and a busy worker of b
+    machine = MachineCapacity(2, retire_grace=5.0)
+    a: WorkerPool[FakeWorker] = machine.pool("a")
+    b: WorkerPool[FakeWorker] = machine.pool("b")
+    idle_a, busy_b = _start(a, "idle-a"), _start(b, "busy-b")
+    a.release(idle_a)
+    # WHEN b needs a second worker THEN it waits (within the grace) instead of retiring a's
+    waiting = InThread(lambda: b.checkout(1, timeout=10))
+    _wait_until_waiting(machine, 1)
+    # AND when b's own worker is released, b reuses it: no cold start, a keeps its warm worker
+    b.release(busy_b)
+    assert waiting.result().worker is busy_b
+    assert a.workers() == [idle_a]
+
+
+def test_past_the_grace_another_functions_idle_worker_is_retired() -> None:
+    machine = MachineCapacity(2, retire_grace=0.05)
+    a: WorkerPool[FakeWorker] = machine.pool("a")
+    b: WorkerPool[FakeWorker] = machine.pool("b")
+    idle_a = _start(a, "idle-a")
+    _start(b, "busy-b")
+    a.release(idle_a)
+    started = time.monotonic()
+    lease = b.checkout(1, timeout=10)
+    assert time.monotonic() - started >= 0.05
+    assert lease.retired == [("a", idle_a)]
+
+
 def test_with_every_worker_busy_a_checkout_fails_after_its_timeout() -> None:
     machine = MachineCapacity(2)
     a: WorkerPool[FakeWorker] = machine.pool("a")

@@ -71,6 +71,20 @@ echo = aws.lambda_.Function(
 )
 url = aws.lambda_.FunctionUrl("echo-url", function_name=echo.name, authorization_type="NONE")
 
+# The same code with reserved concurrency 1: a second concurrent request is throttled.
+reserved = aws.lambda_.Function(
+    "reserved",
+    role=role.arn,
+    runtime="python3.13",
+    handler="echo.handler",
+    timeout=1,
+    reserved_concurrent_executions=1,
+    code=pulumi.FileArchive("functions/echo"),
+)
+reserved_url = aws.lambda_.FunctionUrl(
+    "reserved-url", function_name=reserved.name, authorization_type="NONE"
+)
+
 worker = aws.lambda_.Function(
     "worker",
     role=role.arn,
@@ -92,3 +106,4 @@ pulumi.export("queue_url", queue.url)
 pulumi.export("dlq_url", dlq.url)
 pulumi.export("worker_name", worker.name)
 pulumi.export("echo_name", echo.name)
+pulumi.export("reserved_url", reserved_url.function_url)

@@ -1,5 +1,5 @@
-"""Echoes its event; /boom raises, /slow outlives the 1 s timeout, /env shows the environment,
-/send tries to send to the queue (its role may not)."""
+"""Echoes its event; /boom raises, /slow outlives the 1 s timeout, /nap takes 20 ms, /env shows
+the environment, /send tries to send to the queue (its role may not)."""
 
 import os
 import time
@@ -11,6 +11,8 @@ def handler(event, context):
         raise RuntimeError("boom")
     if path == "/slow":
         time.sleep(3)
+    if path == "/nap":
+        time.sleep(0.02)
     if path == "/send":
         import boto3
         from botocore.exceptions import ClientError
