@@ -172,14 +172,22 @@ def test_with_every_worker_busy_a_checkout_fails_after_its_timeout() -> None:
     assert "--max-workers" in str(caught.value)
 
 
-def test_a_waiting_checkout_gets_the_worker_that_becomes_idle() -> None:
-    # GIVEN a machine of 1 whose only worker (of a) is busy, and b waiting for a worker
+def _waiting_on_a_full_machine() -> tuple[
+    MachineCapacity, WorkerPool[FakeWorker], FakeWorker, InThread
+]:
+    """A machine of one worker, busy with function a, and function b waiting for a worker."""
     machine = MachineCapacity(1)
     a: WorkerPool[FakeWorker] = machine.pool("a")
     b: WorkerPool[FakeWorker] = machine.pool("b")
     busy = _start(a, "busy")
     waiting = InThread(lambda: b.checkout(1, timeout=5))
     _wait_until_waiting(machine, 1)
+    return machine, a, busy, waiting
+
+
+def test_a_waiting_checkout_gets_the_worker_that_becomes_idle() -> None:
+    # GIVEN a machine of 1 whose only worker (of a) is busy, and b waiting for a worker
+    machine, a, busy, waiting = _waiting_on_a_full_machine()
     assert not waiting.done
     # WHEN a's invocation ends
     a.release(busy)
@@ -187,6 +195,14 @@ def test_a_waiting_checkout_gets_the_worker_that_becomes_idle() -> None:
     lease: Lease[FakeWorker] = waiting.result()
     assert lease.worker is None
     assert lease.retired == [("a", busy)]
+    assert machine.in_use == 1
+
+
+def test_a_discarded_worker_frees_its_slot_for_a_waiter() -> None:
+    machine, a, crashed, waiting = _waiting_on_a_full_machine()
+    a.discard(crashed)
+    lease = waiting.result()
+    assert lease.worker is None and lease.retired == []
     assert machine.in_use == 1
 
 
@@ -198,19 +214,6 @@ def test_a_waiting_checkout_of_the_same_function_reuses_the_released_worker() ->
     _wait_until_waiting(machine, 1)
     pool.release(busy)
     assert waiting.result().worker is busy
-
-
-def test_a_discarded_worker_frees_its_slot_for_a_waiter() -> None:
-    machine = MachineCapacity(1)
-    a: WorkerPool[FakeWorker] = machine.pool("a")
-    b: WorkerPool[FakeWorker] = machine.pool("b")
-    crashed = _start(a, "crashed")
-    waiting = InThread(lambda: b.checkout(1, timeout=5))
-    _wait_until_waiting(machine, 1)
-    a.discard(crashed)
-    lease = waiting.result()
-    assert lease.worker is None and lease.retired == []
-    assert machine.in_use == 1
 
 
 def test_a_slot_whose_worker_did_not_start_is_given_back() -> None:

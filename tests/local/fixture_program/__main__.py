@@ -58,32 +58,33 @@ aws.iam.RolePolicy(
     ),
 )
 
-echo = aws.lambda_.Function(
+
+def echo_function(
+    name: str, **settings: object
+) -> tuple[aws.lambda_.Function, aws.lambda_.FunctionUrl]:
+    """functions/echo behind a Function URL."""
+    function = aws.lambda_.Function(
+        name,
+        role=role.arn,
+        runtime="python3.13",
+        handler="echo.handler",
+        timeout=1,
+        code=pulumi.FileArchive("functions/echo"),
+        **settings,
+    )
+    return function, aws.lambda_.FunctionUrl(
+        f"{name}-url", function_name=function.name, authorization_type="NONE"
+    )
+
+
+echo, url = echo_function(
     "echo",
-    role=role.arn,
-    runtime="python3.13",
-    handler="echo.handler",
-    timeout=1,
-    code=pulumi.FileArchive("functions/echo"),
     environment={
         "variables": {"GREETING": "hello", "TOKEN": token or "none", "QUEUE_URL": queue.url}
     },
 )
-url = aws.lambda_.FunctionUrl("echo-url", function_name=echo.name, authorization_type="NONE")
-
 # The same code with reserved concurrency 1: a second concurrent request is throttled.
-reserved = aws.lambda_.Function(
-    "reserved",
-    role=role.arn,
-    runtime="python3.13",
-    handler="echo.handler",
-    timeout=1,
-    reserved_concurrent_executions=1,
-    code=pulumi.FileArchive("functions/echo"),
-)
-reserved_url = aws.lambda_.FunctionUrl(
-    "reserved-url", function_name=reserved.name, authorization_type="NONE"
-)
+_, reserved_url = echo_function("reserved", reserved_concurrent_executions=1)
 
 worker = aws.lambda_.Function(
     "worker",
