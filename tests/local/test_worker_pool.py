@@ -109,25 +109,26 @@ def test_workers_on_old_code_or_dead_are_handed_back_and_free_their_slots() -> N
 
 
 def test_past_capacity_an_idle_worker_of_another_function_is_retired_least_recent_first() -> None:
-    # GIVEN a machine of 3, with idle workers of a (used longest ago), b, and c
+    # GIVEN a full machine of 4: idle workers of b (used first and last) and of a (in between),
+    # and c's one worker
     clock = FakeClock()
-    machine = MachineCapacity(3, clock=clock)
+    machine = MachineCapacity(4, clock=clock)
     a: WorkerPool[FakeWorker] = machine.pool("a")
     b: WorkerPool[FakeWorker] = machine.pool("b")
     c: WorkerPool[FakeWorker] = machine.pool("c")
-    wa, wb, wc = _start(a, "wa"), _start(b, "wb"), _start(c, "wc")
-    for pool, worker in ((b, wb), (a, wa), (c, wc)):
+    b1, a1, b2, wc = _start(b, "b1"), _start(a, "a1"), _start(b, "b2"), _start(c, "wc")
+    for pool, worker in ((b, b1), (a, a1), (b, b2), (c, wc)):
         clock.now += 1
         pool.release(worker)
-    # WHEN c needs a second worker
-    lease = c.checkout(1, timeout=0)
-    # THEN the least recently used idle worker of another function (b's) makes room
-    assert lease.worker is wc  # but first: c's own idle worker is reused
+    # WHEN c needs workers THEN it first reuses its own idle one
+    assert c.checkout(1, timeout=0).worker is wc
+    # AND then the least recently used idle worker of another function makes room: b's first
     lease = c.checkout(1, timeout=0)
     assert lease.worker is None
-    assert lease.retired == [("b", wb)]
-    assert b.workers() == [] and a.workers() == [wa]
-    assert machine.in_use == 3
+    assert lease.retired == [("b", b1)]
+    assert b.workers() == [b2] and a.workers() == [a1]
+    assert c.checkout(1, timeout=0).retired == [("a", a1)]
+    assert machine.in_use == 4
 
 
 def test_a_function_with_busy_workers_waits_for_its_own_before_retiring_another() -> None:

@@ -70,6 +70,31 @@ def test_a_frame_that_stops_halfway_times_out_at_the_deadline(pair) -> None:
     assert 0.2 <= time.monotonic() - started < 1.5
 
 
+def test_a_frame_that_trickles_in_times_out_at_the_deadline_too(pair) -> None:
+    # GIVEN a worker that sends a large frame a byte every 10 ms (never quite silent)
+    parent, child = pair
+    data = encode_frame({"op": "result", "value": "x" * 1000})
+    stop = threading.Event()
+
+    def trickle() -> None:
+        for byte in data:
+            if stop.wait(0.01):
+                return
+            child.sendall(bytes([byte]))
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    started = time.monotonic()
+    try:
+        # WHEN the parent reads it with a 0.2 s deadline THEN it gives up at the deadline
+        with pytest.raises(TimeoutError):
+            read_frame(parent, started + 0.2)
+        assert time.monotonic() - started < 1.5
+    finally:
+        stop.set()
+        sender.join()
+
+
 def test_end_of_stream_and_garbage_mean_the_worker_is_gone(pair) -> None:
     parent, child = pair
     child.sendall((5).to_bytes(4, "big") + b"\xff\xff\xff\xff\xff")
@@ -143,6 +168,10 @@ def test_a_long_line_without_newline_is_forwarded_without_breaking_a_marker() ->
     pump.pump.expect_sync()
     long_text = b"y" * (MAX_PARTIAL_LINE + 10)
     pump.write(long_text + SYNC_MARKER[:5])
+    deadline = time.monotonic() + 5
+    while len("".join(pump.emitted)) < len(long_text):  # the long line went out first
+        assert time.monotonic() < deadline, "the long line was not forwarded"
+        time.sleep(0.005)
     pump.write(SYNC_MARKER[5:] + b"after\n")
     # THEN the text is forwarded, the marker still counts, and nothing of it is printed
     assert pump.pump.wait_for_sync(timeout=5)
