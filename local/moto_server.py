@@ -23,6 +23,7 @@ import select
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -153,19 +154,34 @@ def _serve(port: int, snapshot: Path | None) -> None:
     server.start()
     _, bound = server.get_host_and_port()
     print(f"{READY_PREFIX}{bound}", flush=True)
+    code = 0
     try:
         for line in sys.stdin:  # ends at EOF: the parent closed the pipe or died
             if line.strip() == "enforce-iam":
                 moto_patches.enforce_iam()
                 print("OK", flush=True)
-    finally:
+    except BaseException:  # noqa: BLE001 - e.g. Ctrl-C: logged, and the snapshot still written
+        traceback.print_exc()
+        code = 1
+    try:
         if snapshot is not None:
-            queues = moto_patches.snapshot_queues()
-            if queues:
-                tmp = snapshot.with_suffix(".tmp")
-                tmp.write_text(json.dumps({"version": 1, "queues": queues}))
-                tmp.replace(snapshot)
-        server.stop()
+            _write_snapshot(snapshot)
+    except OSError:
+        traceback.print_exc()
+        code = 1
+    # Nothing else is kept: exit now rather than wait for the server's threads to wind down
+    # and the interpreter to tear moto apart (about a second, more on a busy machine).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _write_snapshot(path: Path) -> None:
+    queues = moto_patches.snapshot_queues()
+    if queues:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"version": 1, "queues": queues}))
+        tmp.replace(path)
 
 
 if __name__ == "__main__":
