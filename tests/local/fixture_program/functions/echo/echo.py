@@ -4,6 +4,10 @@ the environment, /send tries to send to the queue (its role may not)."""
 import os
 import time
 
+# At init, as a Lambda function should: the init phase has 10 s, the invocation only 1 s.
+import boto3
+from botocore.exceptions import ClientError
+
 
 def handler(event, context):
     path = event.get("rawPath")
@@ -14,9 +18,6 @@ def handler(event, context):
     if path == "/nap":
         time.sleep(0.02)
     if path == "/send":
-        import boto3
-        from botocore.exceptions import ClientError
-
         try:
             boto3.client("sqs").send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody="x")
         except ClientError as exc:
