@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
                 metavar="N",
                 help="worker processes this machine runs at once across all functions; past "
                 f"it, invocations wait for a worker (default: {default_capacity()} here, "
-                "8 per CPU)",
+                "4 per CPU, at least 8)",
             )
         elif name == "output":
             sub.add_argument("name", nargs="?", help="one output to print, bare")

@@ -8,9 +8,12 @@ that needs a worker:
 1. reuses an idle warm worker of its function (the most recently used: the warmest);
 2. else starts one if the machine is below capacity (a cold start);
 3. else retires the least recently used idle worker of another function and starts one in its
-   place, so one function's warm pool cannot starve another; a function that has busy workers
-   of its own first waits ``RETIRE_GRACE_SECONDS`` for one of them, because reusing it takes
-   microseconds where retiring costs two cold starts (ours now, the other function's later);
+   place, so one function's warm pool cannot starve another. Only workers that are fair game:
+   settled (idle for ``SETTLED_IDLE_SECONDS``: their function is not using them), or of a
+   function holding at least two workers more than this one (or this one holds none). Two
+   busy functions therefore share the machine instead of retiring each other's workers between
+   invocations, each time paying two cold starts. A function with busy workers of its own
+   first waits ``RETIRE_GRACE_SECONDS`` for one of them, which usually frees in milliseconds;
 4. else waits for a worker to become idle or to exit, up to a deadline (the function's timeout),
    and fails with ``CapacityTimeoutError`` past it.
 
@@ -43,22 +46,27 @@ __all__ = [
 CAPACITY_FLAG = "--max-workers"
 """The `python -m local up` flag that sets the machine's capacity."""
 
-WORKERS_PER_CPU = 8
-"""Handlers mostly wait on I/O (SQS, HTTP), so several workers share a core well; each costs
-some 30-50 MB of memory, which is what really bounds them."""
+WORKERS_PER_CPU = 4
+"""Handlers mostly wait on I/O (SQS, HTTP), so several workers share a core; but each costs
+some 50-100 MB of memory, and on a small machine more of them mostly add cold starts and load
+on the embedded SQS (see SETTLED_IDLE_SECONDS for the measurements)."""
 
-MINIMUM_CAPACITY = 16
+MINIMUM_CAPACITY = 8
 
 RETIRE_GRACE_SECONDS = 0.2
-"""About one cold start of a function that imports boto3 on a laptop. Measured with 300 POSTs
-from 20 clients to the dev stack at capacity 16 on 2 CPUs: without the grace the listener and
-the processor kept retiring each other's workers (15-24 retired, 36-40 cold starts, burst served
-in 3.7-4.4 s); with it, 4-5 retired (the processor taking its 5 from the listener once), 20-21
-cold starts, 3.1-3.6 s, as fast as a capacity of 32 that never retires."""
+"""About one cold start of a function that imports boto3 on a laptop."""
+
+SETTLED_IDLE_SECONDS = 1.0
+"""An idle worker unused for this long belongs to a function that is not busy now.
+
+Measured with 300 POSTs from 20 clients to the dev stack on 2 CPUs, a CPU hog beside it (the
+listener and the processor compete for workers): retiring any idle worker, a capacity of 8
+retired 69-89 workers and took 10-12 s; with these rules it retires 5-6 and takes 3.6-4.2 s,
+like a capacity of 16 (3.5-3.7 s, 15-20 cold starts against 13-14)."""
 
 
 def default_capacity(cpu_count: int | None = None) -> int:
-    """Worker processes this machine runs at once by default: 8 per CPU, at least 16."""
+    """Worker processes this machine runs at once by default: 4 per CPU, at least 8."""
     cpus = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
     return max(MINIMUM_CAPACITY, WORKERS_PER_CPU * cpus)
 
@@ -119,6 +127,7 @@ class MachineCapacity:
         capacity: int | None = None,
         *,
         retire_grace: float = RETIRE_GRACE_SECONDS,
+        settled_idle: float = SETTLED_IDLE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         capacity = default_capacity() if capacity is None else capacity
@@ -126,6 +135,7 @@ class MachineCapacity:
             raise ValueError(f"machine capacity must be at least 1 worker, got {capacity}")
         self.capacity = capacity
         self.retire_grace = retire_grace
+        self.settled_idle = settled_idle
         self.clock = clock
         self.cond = threading.Condition()
         self.slots_used = 0
@@ -149,20 +159,33 @@ class MachineCapacity:
         with self.cond:
             return self.slots_used
 
-    def _take_least_recently_used(self, excluding: WorkerPool[Any]) -> tuple[str, Any] | None:
-        """Remove the idle worker of another pool that was used longest ago (lock held)."""
+    def _take_least_recently_used(
+        self, requester: WorkerPool[Any]
+    ) -> tuple[tuple[str, Any] | None, float | None]:
+        """Remove the least recently used idle worker that is fair game (lock held).
+
+        Returns it (function name, worker), or None and when the first idle worker that is not
+        fair game yet will have settled (None: there is none).
+        """
+        mine = requester.size
+        settled_before = self.clock() - self.settled_idle
         oldest: tuple[WorkerPool[Any], _Idle[Any]] | None = None
+        settles_at: float | None = None
         for pool in self._pools.values():
-            if pool is excluding or not pool._idle:
+            if pool is requester or not pool._idle:
                 continue
             candidate = pool._idle[0]  # each pool's idle list is oldest first
-            if oldest is None or candidate.since < oldest[1].since:
-                oldest = (pool, candidate)
+            if mine == 0 or pool.size >= mine + 2 or candidate.since <= settled_before:
+                if oldest is None or candidate.since < oldest[1].since:
+                    oldest = (pool, candidate)
+            else:
+                when = candidate.since + self.settled_idle
+                settles_at = when if settles_at is None else min(settles_at, when)
         if oldest is None:
-            return None
+            return None, settles_at
         pool, entry = oldest
         pool._idle.remove(entry)
-        return pool.name, entry.worker
+        return (pool.name, entry.worker), None
 
 
 class WorkerPool(Generic[W]):
@@ -179,6 +202,11 @@ class WorkerPool(Generic[W]):
     @property
     def capacity(self) -> int:
         return self._machine.capacity
+
+    @property
+    def size(self) -> int:
+        """Workers of this function, idle or busy (read under the machine's lock)."""
+        return len(self._idle) + len(self._busy)
 
     def workers(self) -> list[W]:
         """Every worker of this pool, idle or busy."""
@@ -214,15 +242,19 @@ class WorkerPool(Generic[W]):
                     return lease
                 now = machine.clock()
                 patience_ends = min(started + machine.retire_grace, deadline)
-                patient = bool(self._busy) and now < patience_ends
-                if not patient:
-                    victim = machine._take_least_recently_used(excluding=self)
+                wake = deadline
+                if bool(self._busy) and now < patience_ends:
+                    wake = patience_ends
+                else:
+                    victim, settles_at = machine._take_least_recently_used(self)
                     if victim is not None:  # its slot passes to us
                         lease.retired.append(victim)
                         return lease
+                    if settles_at is not None:
+                        wake = min(wake, settles_at)
                 if now >= deadline:
                     raise CapacityTimeoutError(machine.capacity, now - started)
-                self._cond.wait((patience_ends if patient else deadline) - now)
+                self._cond.wait(max(0.0, wake - now))
 
     def started(self, worker: W, version: int) -> bool:
         """A worker was started in a granted slot; False if the pool closed meanwhile (the

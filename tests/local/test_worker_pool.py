@@ -147,8 +147,8 @@ def test_a_function_with_busy_workers_waits_for_its_own_before_retiring_another(
     assert a.workers() == [idle_a]
 
 
-def test_past_the_grace_another_functions_idle_worker_is_retired() -> None:
-    machine = MachineCapacity(2, retire_grace=0.05)
+def test_past_the_grace_another_functions_idle_worker_is_retired_once_settled() -> None:
+    machine = MachineCapacity(2, retire_grace=0.05, settled_idle=0.3)
     a: WorkerPool[FakeWorker] = machine.pool("a")
     b: WorkerPool[FakeWorker] = machine.pool("b")
     idle_a = _start(a, "idle-a")
@@ -156,8 +156,50 @@ def test_past_the_grace_another_functions_idle_worker_is_retired() -> None:
     a.release(idle_a)
     started = time.monotonic()
     lease = b.checkout(1, timeout=10)
-    assert time.monotonic() - started >= 0.05
+    assert time.monotonic() - started >= 0.3  # a's worker was fair game once a stopped using it
     assert lease.retired == [("a", idle_a)]
+
+
+def _busy_pools(clock: FakeClock, **sizes: int) -> tuple[MachineCapacity, dict[str, Any]]:
+    """A full machine; each function has ``size`` workers, all busy but one idle (just used)."""
+    machine = MachineCapacity(sum(sizes.values()), clock=clock)
+    pools: dict[str, Any] = {}
+    for name, size in sizes.items():
+        pool: WorkerPool[FakeWorker] = machine.pool(name)
+        workers = [_start(pool, f"{name}{i}") for i in range(size)]
+        pool.release(workers[0])
+        pools[name] = pool
+    return machine, pools
+
+
+def test_two_busy_functions_of_similar_size_do_not_retire_each_others_workers() -> None:
+    # GIVEN a busy function of 2 workers next to one of 3, each with one worker idle just now
+    clock = FakeClock()
+    machine, pools = _busy_pools(clock, small=2, big=3)
+    pools["small"].checkout(1, timeout=0)  # its idle one: all of small's are busy now
+    # WHEN small needs a third worker THEN big's idle worker is not fair game (3 < 2 + 2)
+    with pytest.raises(CapacityTimeoutError):
+        pools["small"].checkout(1, timeout=0)
+    # AND once big holds two more than small, or its idle worker has settled, it is
+    clock.now += 1.0
+    assert pools["small"].checkout(1, timeout=0).retired[0][0] == "big"
+    assert machine.in_use == 5
+
+
+def test_a_function_without_any_worker_takes_one_at_once() -> None:
+    # GIVEN a machine of 1 whose worker (of a) went idle just now
+    clock = FakeClock()
+    machine, _ = _busy_pools(clock, a=1)
+    starving: WorkerPool[FakeWorker] = machine.pool("starving")
+    # WHEN a function with no worker at all needs one THEN it retires a's, without waiting
+    assert starving.checkout(1, timeout=0).retired[0][0] == "a"
+
+
+def test_a_function_two_workers_bigger_gives_one_to_a_smaller_busy_one() -> None:
+    clock = FakeClock()
+    _, pools = _busy_pools(clock, small=1, big=3)
+    pools["small"].checkout(1, timeout=0)  # its only worker, now busy
+    assert pools["small"].checkout(1, timeout=0).retired[0][0] == "big"
 
 
 def test_with_every_worker_busy_a_checkout_fails_after_its_timeout() -> None:
@@ -259,10 +301,10 @@ def test_a_worker_started_after_close_is_refused_and_its_slot_freed() -> None:
     assert machine.in_use == 0
 
 
-def test_capacity_defaults_to_eight_per_cpu_with_a_floor() -> None:
-    assert default_capacity(1) == 16
-    assert default_capacity(2) == 16
-    assert default_capacity(4) == 32
+def test_capacity_defaults_to_four_per_cpu_with_a_floor() -> None:
+    assert default_capacity(1) == 8
+    assert default_capacity(2) == 8
+    assert default_capacity(4) == 16
     assert MachineCapacity().capacity == default_capacity()
     with pytest.raises(ValueError, match="at least 1"):
         MachineCapacity(0)
