@@ -10,11 +10,13 @@ Pulumi's archives (its SDK's ``pulumi/asset.py``; the engine's reader is
   read in sorted order and the first member of a name wins;
 * ``RemoteAsset`` / ``RemoteArchive``: fetched from a URI, which the local cloud never does.
 
-When the archive is one folder on disk (a ``FileArchive`` of it, or ``FileAsset``s that sit in
-one folder under their own names, as ``infra/packaging.py`` builds them), the function runs
-from that folder, so edits are live. Anything else is materialised into a folder of the local
-cloud's state and runs from there. Either way the zip handed to moto's CreateFunction holds
-exactly the archive's members. See docs/design.md, 'The local cloud'.
+When the archive is files on disk under their own names (a ``FileArchive`` of a folder, or
+``FileAsset``s that each sit in a folder under their archive path, as ``infra/packaging.py``
+builds them), the function runs from the folder that holds its handler module, so edits are
+live; the other folders (bundled dependencies, say) become import roots after it, as a layer's
+would. Anything else is materialised into a folder of the local cloud's state and runs from
+there. Either way the zip handed to moto's CreateFunction holds exactly the archive's members.
+See docs/design.md, 'The local cloud'.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class LambdaCode:
 
     directory: Path
     """The package root the workers run from."""
+    extra_roots: tuple[Path, ...]
+    """More folders the package's files come from, importable after ``directory``."""
     live: bool
     """True: the program's own folder (edits take effect); False: a materialised copy."""
     members: Mapping[str, Member]
@@ -71,25 +75,29 @@ class LambdaCode:
         return buffer.getvalue()
 
 
-def prepare_code(code: object, *, resource: str, work_dir: Path | None) -> LambdaCode:
-    """The folder ``resource``'s code runs from: its own folder when it is one, else a copy.
+def prepare_code(
+    code: object, *, resource: str, work_dir: Path | None, handler: str | None = None
+) -> LambdaCode:
+    """Where ``resource``'s code runs from: its own folders when it is files on disk under
+    their own names, else a copy in ``work_dir`` (emptied first; None refuses such shapes).
 
-    ``work_dir`` is where a copy may be written (emptied first); None refuses shapes that need
-    one. Raises CodeShapeError naming the shape and ``resource``.
+    ``handler`` picks, among several folders, the one its module is in. Raises CodeShapeError
+    naming the shape and ``resource``.
     """
     members = archive_members(code, resource=resource)
     folder = _single_folder(code)
-    if folder is None:
-        folder = _common_folder(members)
     if folder is not None:
-        return LambdaCode(directory=folder, live=True, members=members)
+        return LambdaCode(directory=folder, extra_roots=(), live=True, members=members)
+    roots = _live_roots(members, handler)
+    if roots is not None:
+        return LambdaCode(directory=roots[0], extra_roots=roots[1], live=True, members=members)
     if work_dir is None:
         raise CodeShapeError(
-            f"{resource}: code {_shape(code)} is not one folder on disk and no state folder "
-            "was given to unpack it into"
+            f"{resource}: code {_shape(code)} is not files on disk and no state folder was "
+            "given to unpack it into"
         )
     _materialise(members, work_dir, resource)
-    return LambdaCode(directory=work_dir, live=False, members=members)
+    return LambdaCode(directory=work_dir, extra_roots=(), live=False, members=members)
 
 
 def archive_members(code: object, *, resource: str) -> dict[str, Member]:
@@ -221,21 +229,34 @@ def _single_folder(code: object) -> Path | None:
     return None
 
 
-def _common_folder(members: Mapping[str, Member]) -> Path | None:
-    """The folder every member sits in under its own package path, if there is one."""
-    root: Path | None = None
+def _live_roots(
+    members: Mapping[str, Member], handler: str | None
+) -> tuple[Path, tuple[Path, ...]] | None:
+    """(the handler's folder, the others) when every member is a file sitting in some folder
+    under its own package path; None when one is not (or there is nothing to run from)."""
+    roots: dict[str, Path] = {}
     for name, member in members.items():
         if not isinstance(member, Path) or not name:
             return None
         depth = len(Path(name).parts)
-        candidate = member.parents[depth - 1] if depth <= len(member.parents) else None
-        if candidate is None or candidate / name != member:
+        if depth > len(member.parents):
             return None
-        if root is None:
-            root = candidate
-        elif candidate != root:
+        root = member.parents[depth - 1]
+        if root / name != member:
             return None
-    return root
+        roots[name] = root
+    distinct = set(roots.values())
+    main = roots.get(_handler_module(handler)) if handler else None
+    if main is None:
+        if len(distinct) != 1:
+            return None  # no way to tell which folder is the package root
+        main = next(iter(distinct))
+    return main, tuple(sorted(distinct - {main}))
+
+
+def _handler_module(handler: str) -> str:
+    """``pkg.mod.fn`` or ``pkg/mod.fn`` -> ``pkg/mod.py``, as the runtime resolves it."""
+    return handler.rsplit(".", 1)[0].replace(".", "/") + ".py"
 
 
 def _materialise(members: Mapping[str, Member], folder: Path, resource: str) -> None:

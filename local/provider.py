@@ -312,7 +312,9 @@ class LocalProvider(pulumi.runtime.Mocks):
             raise LocalResourceError(f"function {name}: only zip packages with a handler run here")
         work_dir = self._code_root / name if self._code_root is not None else None
         try:
-            code = prepare_code(i.get("code"), resource=f"function {name}", work_dir=work_dir)
+            code = prepare_code(
+                i.get("code"), resource=f"function {name}", work_dir=work_dir, handler=handler
+            )
         except CodeShapeError as exc:
             raise LocalResourceError(f"{args.typ} {args.name!r}: {exc}") from exc
         environment = {
@@ -332,6 +334,7 @@ class LocalProvider(pulumi.runtime.Mocks):
             account_id=ACCOUNT_ID,
             architecture=architecture,
             runtime=str(i.get("runtime") or "python3.13"),
+            layer_paths=code.extra_roots,
             credentials=self.role_credentials(i["role"], name),
         )
         # Registered in moto too, so the role must exist and the settings must be valid.

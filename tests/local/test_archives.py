@@ -18,7 +18,7 @@ from cloud_helpers import ARCHIVE_PROGRAM, aws_client, quiet
 from local.cloud import LocalCloud
 from local.lambda_code import prepare_code
 
-LIVE = {"folder", "dot", "assets"}
+LIVE = {"folder", "dot", "assets", "split"}
 """Shapes that are one folder on disk: they run from the program's own folder."""
 UNPACKED = {"inline", "nested", "zip", "jar", "tar", "tgz", "targz"}
 
@@ -69,6 +69,16 @@ def test_code_that_is_one_folder_runs_from_that_folder(archive_cloud: LocalCloud
     answer = _invoke(archive_cloud, shape)
     assert answer["task_root"] == str(archive_cloud.project_dir / "functions" / "shape")
     assert "handler.py" in answer["files"]
+
+
+def test_files_from_two_folders_run_in_place_the_second_as_an_import_root(
+    archive_cloud: LocalCloud,
+):
+    # GIVEN the handler from functions/shape and a package from functions/lib, each under its
+    # own path WHEN invoked THEN it runs from the handler's folder and imports the package
+    answer = _invoke(archive_cloud, "split")
+    assert answer["files"] == ["handler.py"]
+    assert answer["greeting"] == "hello from a nested archive"
 
 
 @pytest.mark.parametrize("shape", sorted(UNPACKED - {"inline", "nested"}))

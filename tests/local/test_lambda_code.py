@@ -34,7 +34,7 @@ def test_a_folder_runs_in_place_and_its_zip_holds_every_file(fn: Path, tmp_path:
     # GIVEN FileArchive of a folder WHEN it is prepared
     code = prepare_code(pulumi.FileArchive(str(fn)), resource="function f", work_dir=tmp_path / "w")
     # THEN it runs from that folder (live), and the package is its files (not .pulumi)
-    assert code.directory == fn and code.live
+    assert code.directory == fn and code.live and code.extra_roots == ()
     assert _zip_names(code.zip_bytes()) == {
         "handler.py": b"def handler(e, c):\n    return 1\n",
         "pkg/mod.py": b"X = 1\n",
@@ -60,6 +60,28 @@ def test_file_assets_under_their_own_names_run_from_their_folder(fn: Path, tmp_p
     )
     code = prepare_code(archive, resource="f", work_dir=tmp_path / "w")
     assert code.directory == fn and code.live
+
+
+def test_files_from_several_folders_run_from_the_handlers_folder(fn: Path, tmp_path: Path) -> None:
+    # GIVEN the function's files and a dependency folder's, each under its own package path
+    deps = tmp_path / "deps"
+    (deps / "lib").mkdir(parents=True)
+    (deps / "lib" / "__init__.py").write_text("")
+    archive = pulumi.AssetArchive(
+        {
+            "handler.py": pulumi.FileAsset(str(fn / "handler.py")),
+            "pkg/mod.py": pulumi.FileAsset(str(fn / "pkg" / "mod.py")),
+            "lib/__init__.py": pulumi.FileAsset(str(deps / "lib" / "__init__.py")),
+        }
+    )
+    # WHEN prepared for handler.handler THEN it runs in place, the other folder importable
+    code = prepare_code(archive, resource="f", work_dir=tmp_path / "w", handler="handler.fn")
+    assert (code.directory, code.extra_roots, code.live) == (fn, (deps,), True)
+    assert sorted(code.members) == ["handler.py", "lib/__init__.py", "pkg/mod.py"]
+    # AND without a handler to tell the package root, it is unpacked instead
+    copied = prepare_code(archive, resource="f", work_dir=tmp_path / "w")
+    assert (copied.directory, copied.live) == (tmp_path / "w", False)
+    assert (tmp_path / "w" / "lib" / "__init__.py").exists()
 
 
 def test_a_renamed_file_asset_is_unpacked_under_its_archive_name(fn: Path, tmp_path: Path) -> None:
@@ -202,5 +224,5 @@ def test_a_member_that_is_both_file_and_folder_is_refused(tmp_path: Path) -> Non
 def test_without_a_state_folder_only_folders_run(fn: Path) -> None:
     assert prepare_code(pulumi.FileArchive(str(fn)), resource="f", work_dir=None).live
     inline = pulumi.AssetArchive({"h.py": pulumi.StringAsset("")})
-    with pytest.raises(CodeShapeError, match="no state folder"):
+    with pytest.raises(CodeShapeError, match="no state folder was given"):
         prepare_code(inline, resource="f", work_dir=None)

@@ -35,6 +35,14 @@ shapes = {
     "dot": pulumi.AssetArchive({".": pulumi.FileArchive("./functions/shape")}),
     "assets": pulumi.AssetArchive({"handler.py": pulumi.FileAsset("functions/shape/handler.py")}),
     "inline": pulumi.AssetArchive({"handler.py": pulumi.StringAsset(INLINE)}),
+    # Files from two folders under their own paths, as infra/packaging.py bundles dependencies.
+    "split": pulumi.AssetArchive(
+        {
+            "handler.py": pulumi.FileAsset("functions/shape/handler.py"),
+            "helpers/__init__.py": pulumi.FileAsset("functions/lib/helpers/__init__.py"),
+            "helpers/greet.py": pulumi.FileAsset("functions/lib/helpers/greet.py"),
+        }
+    ),
     "nested": pulumi.AssetArchive(
         {
             ".": pulumi.FileArchive("functions/shape"),
