@@ -21,8 +21,11 @@ blob of plain dicts (both ends run the same interpreter):
   "<json text>"}`` encoded here; or ``{"op": "error", "error": {...}}``. Replies also carry
   ``max_rss_kb``.
 
-Before each reply the worker flushes its output and writes ``SYNC_MARKER`` to fd 1, so the parent
-can print START / function output / END in order. EOF on the socket means "exit now".
+``argv[2]`` is the hex of a marshal'd config: ``site_dirs`` and ``packages`` (what the runtime
+provides from site-packages), ``extra_paths`` (layers) and ``sync_marker``. Before each reply the
+worker flushes its output and writes the sync marker to fd 1, so the parent can print START /
+function output / END in order. EOF on the socket means "exit now". The parent's half of the
+protocol is ``local/worker_process.py``.
 """
 
 from __future__ import annotations
@@ -40,14 +43,15 @@ if TYPE_CHECKING:  # typing costs ~5 ms of cold start; mypy still sees the names
     from types import ModuleType
     from typing import Any
 
-SYNC_MARKER = b"\x00\x1e__local_lambda_sync__\x00\n"
 _LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s"
 
 
 class _State:
-    """The request id the Lambda log format stamps on each ``logging`` record."""
+    """The request id the Lambda log format stamps on each ``logging`` record, and the marker
+    the parent gave us to write before each reply."""
 
     request_id = ""
+    sync_marker = b""
 
 
 class FaultError(Exception):
@@ -205,7 +209,7 @@ def _sync_output() -> None:
         except (OSError, ValueError, AttributeError):
             continue  # the function closed or replaced the stream
     try:
-        os.write(1, SYNC_MARKER)
+        os.write(1, _State.sync_marker)
     except OSError:
         return  # stdout is gone; the parent stops waiting for the marker after a second
 
@@ -315,6 +319,7 @@ def _invoke(function: Callable[[Any, LambdaContext], Any], message: dict[str, An
 def main(argv: list[str]) -> int:
     fd = int(argv[1])
     config: dict[str, Any] = marshal.loads(bytes.fromhex(argv[2]))  # noqa: S302 - from our parent
+    _State.sync_marker = config["sync_marker"]
     os.set_inheritable(fd, False)  # the function's own subprocesses must not hold our socket
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     sys.path[:0] = [task_root, *config.get("extra_paths", [])]

@@ -18,9 +18,24 @@ from types import FrameType
 
 from local import config_cmd
 from local.cloud import LocalCloud, StackBusyError
+from local.concurrency import ACCOUNT_CONCURRENCY
+from local.moto_patches import UnsupportedMotoVersionError
+from local.moto_server import EmbeddedAwsError
 from local.provider import LocalResourceError, UnsupportedResourceError
 from local.stackfile import StackFileError
 from local.state import STATE_DIR, StackState, StateError
+from local.worker_pool import default_capacity
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +74,24 @@ def _parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="do not check calls against IAM policies (they are checked by default)",
             )
+            sub.add_argument(
+                "--account-concurrency",
+                type=_positive,
+                default=ACCOUNT_CONCURRENCY,
+                metavar="N",
+                help="concurrent executions the account allows across all functions; past it, "
+                f"and past a function's reserved concurrency, invocations are throttled "
+                f"(default: {ACCOUNT_CONCURRENCY}, as on AWS)",
+            )
+            sub.add_argument(
+                "--max-workers",
+                type=_positive,
+                default=None,
+                metavar="N",
+                help="worker processes this machine runs at once across all functions; past "
+                f"it, invocations wait for a worker (default: {default_capacity()} here, "
+                "4 per CPU, at least 8)",
+            )
         elif name == "output":
             sub.add_argument("name", nargs="?", help="one output to print, bare")
             sub.add_argument("--json", action="store_true", help="print as JSON")
@@ -87,6 +120,8 @@ def up(args: argparse.Namespace, started: float) -> int:
         fresh=args.fresh,
         enforce_iam=not args.no_iam,
         state_root=args.state_dir,
+        account_concurrency=args.account_concurrency,
+        max_workers=args.max_workers,
     )
     print(f"Deploying stack {args.stack!r} of {cloud.project_dir} locally...", flush=True)
     try:
@@ -96,6 +131,8 @@ def up(args: argparse.Namespace, started: float) -> int:
         StackBusyError,
         UnsupportedResourceError,
         LocalResourceError,
+        UnsupportedMotoVersionError,
+        EmbeddedAwsError,
         OSError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from local.concurrency import ACCOUNT_CONCURRENCY
 from local.logs import LogSink
 from local.moto_server import EmbeddedAws
 from local.stackfile import load_stack_config
@@ -36,6 +37,10 @@ class LocalCloud:
     """Where logs, outputs and the queue snapshot go; default `<project>/.local`."""
     enforce_iam: bool = True
     """Check every call against the caller's IAM policies, as AWS does (moto's checks)."""
+    account_concurrency: int = ACCOUNT_CONCURRENCY
+    """The account's concurrency limit that every function shares (`local/concurrency.py`)."""
+    max_workers: int | None = None
+    """Worker processes this machine runs at once; None: from the CPU count."""
     outputs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     restored: dict[str, int] = field(default_factory=dict)
@@ -80,6 +85,9 @@ class LocalCloud:
                 region=config.region,
                 logs=self._logs,
                 url_port=self.port,
+                code_root=self.state.code_dir,
+                account_concurrency=self.account_concurrency,
+                max_workers=self.max_workers,
             )
             self.outputs = evaluate(
                 self.project_dir,

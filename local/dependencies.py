@@ -32,30 +32,6 @@ class LocalDependencyError(RuntimeError):
     """A function's code cannot be laid out as folders to run from."""
 
 
-def code_roots(code: object, handler: str) -> tuple[Path, tuple[Path, ...]]:
-    """(the folder the handler module lives in, the other folders the archive's files come
-    from), each file sitting in its folder under its own archive path."""
-    if isinstance(code, pulumi.FileArchive):
-        path = Path(str(code.path)).resolve()
-        if path.is_dir():
-            return path, ()
-        raise LocalDependencyError(f"archive {path} is not a folder; only folders run locally")
-    if not isinstance(code, pulumi.AssetArchive):
-        raise LocalDependencyError(f"unsupported function code {type(code).__name__}")
-    roots: dict[str, Path] = {}
-    for name, asset in code.assets.items():
-        if not isinstance(asset, pulumi.FileAsset):
-            raise LocalDependencyError(f"archive member {name} is not a file on disk")
-        path = Path(str(asset.path)).resolve()
-        roots[name] = path.parents[len(Path(name).parts) - 1]
-    module = handler.rsplit(".", 1)[0].replace(".", "/") + ".py"
-    if module not in roots:
-        raise LocalDependencyError(f"the archive has no {module} for handler {handler!r}")
-    code_dir = roots[module]
-    others = sorted({root for root in roots.values() if root != code_dir})
-    return code_dir, tuple(others)
-
-
 def runnable_here(folder: Path, function: str, say: Callable[[str], None]) -> Path:
     """`folder` itself when it runs on this machine; else the same requirements installed for
     this machine (cached like the Lambda build), said once through `say`."""

@@ -64,29 +64,3 @@ def table_handler(client: Callable[[str], Any], autoname: Callable[[str], str]) 
     return create
 
 
-MOTO_MAJOR = "5."
-"""The moto line `teach_table_resources` was written against (its DynamoHandler)."""
-
-
-def teach_table_resources() -> None:
-    """moto checks DynamoDB calls against resource "*", so a policy scoped to one table's ARN
-    (as the processor's is) would deny every item call; name the table's ARN as AWS does.
-    Runs in the embedded AWS's process, before IAM is enforced."""
-    import moto
-    from moto.dynamodb.responses import DynamoHandler
-
-    if not moto.__version__.startswith(MOTO_MAJOR):
-        raise RuntimeError(
-            f"local/dynamodb.py patches moto {MOTO_MAJOR}x's DynamoHandler; moto "
-            f"{moto.__version__} is installed: check the patch before raising the pin"
-        )
-
-    def determine_resource(self: DynamoHandler) -> str:
-        name = self._get_param("TableName")
-        if not isinstance(name, str) or not name:
-            return "*"
-        if name.startswith("arn:"):
-            return name
-        return f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{name}"
-
-    DynamoHandler._determine_resource = determine_resource  # type: ignore[attr-defined]

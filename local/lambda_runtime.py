@@ -1,25 +1,22 @@
 """Local Lambda functions: warm worker processes that behave like Lambda execution environments.
 
-Each declared function becomes a :class:`LocalFunction`. An invocation borrows an idle worker (or
-spawns one: a cold start), sends it the event over a private socket and waits for the reply
-within the function's timeout. Workers are separate interpreters (``sys.executable -I -S``) with an
-environment built from scratch, so functions cannot see each other's variables, the developer's
-credentials or the repository root, just as on AWS. See ``local/_worker.py`` for the protocol.
+Each declared function becomes a :class:`LocalFunction`. An invocation is admitted or throttled
+by the account's concurrency (``local/concurrency.py``), borrows an idle worker of its function
+or a slot to start one (``local/worker_pool.py``, which may wait for the machine's capacity),
+sends it the event over a private socket and waits for the reply within the function's timeout
+(``local/worker_process.py``), and logs what Lambda would (``local/lambda_log.py``). Workers are
+separate interpreters (``sys.executable -I -S``) with an environment built from scratch, so
+functions cannot see each other's variables, the developer's credentials or the repository
+root, just as on AWS. This module is the public face of those parts.
+See docs/design.md, 'The local cloud'.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import importlib.util
 import json
-import marshal
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,15 +25,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.logs import LogSink
+from local import lambda_log
+from local.code_watcher import CodeWatcher
+from local.concurrency import ConcurrencyAccount
+from local.logs import LogSink, _utc_timestamp
+from local.worker_pool import (
+    CAPACITY_FLAG,
+    CapacityTimeoutError,
+    Lease,
+    MachineCapacity,
+    PoolClosedError,
+    WorkerPool,
+)
+from local.worker_process import RUNTIME_PACKAGES, WorkerGoneError, WorkerProcess
 
 __all__ = [
+    "DUMMY_CREDENTIALS",
     "MAX_PAYLOAD_BYTES",
+    "RUNTIME_PACKAGES",
+    "ConcurrencyAccount",
     "FunctionClosedError",
     "FunctionError",
     "FunctionSpec",
     "Invocation",
     "LocalFunction",
+    "MachineCapacity",
     "RequestTooLargeError",
     "ReservedEnvironmentError",
 ]
@@ -44,15 +57,8 @@ __all__ = [
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 """Lambda's limit for a synchronous request payload and for a response payload."""
 
-DEFAULT_LOCAL_CONCURRENCY = 10
-"""Cap for a function without reserved concurrency: AWS would allow ~1000, a laptop would not."""
-
 INIT_TIMEOUT_SECONDS = 10.0
 """Lambda gives the init phase (imports, module-level code) 10 seconds."""
-
-CODE_SCAN_COST_RATIO = 20
-"""A code-change scan runs again only after 20x its own duration: on nearly every invoke for a
-small function (a scan takes ~0.1 ms), rarely enough to stay under 5% of a core for huge trees."""
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "ASIALOCALCLOUD000000",
@@ -84,13 +90,6 @@ RESERVED_ENVIRONMENT_KEYS = frozenset(
 )
 """Keys Lambda refuses in a function's environment (CreateFunction fails with them)."""
 
-RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
-"""Top-level packages the Lambda Python runtime provides besides the standard library."""
-
-_WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
-_SYNC_MARKER = b"\x00\x1e__local_lambda_sync__\x00\n"  # keep in sync with _worker.SYNC_MARKER
-_MAX_PARTIAL_LINE = 256 * 1024
-
 
 class ReservedEnvironmentError(ValueError):
     """The function declares environment variables that Lambda reserves for itself."""
@@ -121,7 +120,7 @@ class FunctionSpec:
     memory_mb: int = 128
     """Reported to the function and in REPORT lines; not enforced locally."""
     reserved_concurrency: int | None = None
-    """``None``: unreserved (capped at ``DEFAULT_LOCAL_CONCURRENCY``); ``0`` throttles all."""
+    """``None``: shares the account's unreserved concurrency; ``0`` throttles every invocation."""
     region: str = "us-east-1"
     account_id: str = "123456789012"
     architecture: str = "arm64"
@@ -171,256 +170,25 @@ class Invocation:
         return self.error is None
 
 
-class _WorkerGoneError(Exception):
-    """The worker closed its end of the socket: it exited or was killed."""
-
-
-def _runtime_site_dirs() -> list[str]:
-    """Directories holding the runtime packages in this interpreter, found without importing."""
-    dirs: list[str] = []
-    for name in RUNTIME_PACKAGES:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            continue
-        origin = Path(spec.origin)
-        parent = origin.parent.parent if origin.name == "__init__.py" else origin.parent
-        if str(parent) not in dirs:
-            dirs.append(str(parent))
-    return dirs
-
-
-_SITE_DIRS_LOCK = threading.Lock()
-_SITE_DIRS: list[str] | None = None
-
-
-def _site_dirs() -> list[str]:
-    global _SITE_DIRS
-    with _SITE_DIRS_LOCK:
-        if _SITE_DIRS is None:
-            _SITE_DIRS = _runtime_site_dirs()
-        return _SITE_DIRS
-
-
-class _CodeWatcher:
-    """Cheap fingerprint of every file under the code folders, to spot edits between invokes."""
-
-    def __init__(self, roots: tuple[Path, ...]) -> None:
-        self._roots = roots
-        self._lock = threading.Lock()
-        self._version: int | None = None
-        self._scanned_at = 0.0
-        self._scan_cost = 0.0
-
-    def version(self) -> int:
-        with self._lock:
-            now = time.monotonic()
-            interval = CODE_SCAN_COST_RATIO * self._scan_cost
-            if self._version is None or now - self._scanned_at >= interval:
-                self._version = self._scan()
-                self._scanned_at = time.monotonic()
-                self._scan_cost = self._scanned_at - now
-            return self._version
-
-    def _scan(self) -> int:
-        entries: list[tuple[str, int, int]] = []
-        stack = [str(root) for root in self._roots]
-        while stack:
-            directory = stack.pop()
-            try:
-                with os.scandir(directory) as it:
-                    for entry in it:
-                        if entry.name == "__pycache__" or entry.name.endswith(".pyc"):
-                            continue
-                        try:
-                            if entry.is_dir():
-                                stack.append(entry.path)
-                            else:
-                                stat = entry.stat()
-                                entries.append((entry.path, stat.st_mtime_ns, stat.st_size))
-                        except OSError:
-                            continue  # vanished mid-scan: the next scan sees the new state
-            except OSError:
-                continue
-        entries.sort()
-        return hash(tuple(entries))
-
-
-class _Worker:
-    """One worker process: an execution environment serving one invocation at a time."""
-
-    def __init__(self, fn: LocalFunction, code_version: int) -> None:
-        self.fn = fn
-        self.code_version = code_version
-        self.log_stream = (
-            time.strftime("%Y/%m/%d", time.gmtime()) + f"/[$LATEST]{secrets.token_hex(16)}"
-        )
-        self._sync_cond = threading.Condition()
-        self._syncs_seen = 0
-        self._syncs_expected = 0
-        self._output_closed = False
-        parent_sock, child_sock = socket.socketpair()
-        self._sock = parent_sock
-        config = {
-            "site_dirs": _site_dirs(),
-            "packages": list(RUNTIME_PACKAGES),
-            "extra_paths": [str(path) for path in fn.spec.layer_paths],
-        }
-        try:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-I",  # no PYTHON* variables, no script dir or user site on sys.path
-                    "-S",  # no site-packages: RuntimePackagesFinder allows only boto3 & co.
-                    "-B",  # never write __pycache__ into the function's folder
-                    "-u",  # output reaches the terminal as it is printed
-                    str(_WORKER_SCRIPT),
-                    str(child_sock.fileno()),
-                    marshal.dumps(config).hex(),
-                ],
-                env=fn.worker_environment(self.log_stream),
-                cwd=fn.spec.code_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(child_sock.fileno(),),
-                start_new_session=True,  # Ctrl-C goes to the CLI, and killpg reaches grandchildren
-            )
-        except OSError:
-            parent_sock.close()
-            raise
-        finally:
-            child_sock.close()
-        self._reader = threading.Thread(
-            target=self._pump_output, name=f"lambda-output-{fn.name}-{self.proc.pid}", daemon=True
-        )
-        self._reader.start()
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def send(self, message: bytes) -> None:
-        self._sock.settimeout(10.0)  # an idle worker is always reading; this only guards bugs
-        self._sock.sendall(len(message).to_bytes(4, "big") + message)
-
-    def receive(self, timeout: float) -> dict[str, Any]:
-        """Next frame from the worker; TimeoutError after ``timeout`` s, _WorkerGoneError on EOF."""
-        deadline = time.monotonic() + timeout
-        header = self._read_exactly(4, deadline)
-        body = self._read_exactly(int.from_bytes(header, "big"), deadline)
-        try:
-            message: dict[str, Any] = marshal.loads(body)  # noqa: S302 - our worker, same interpreter
-        except (EOFError, ValueError, TypeError) as exc:
-            raise _WorkerGoneError("unreadable frame from the worker") from exc
-        return message
-
-    def _read_exactly(self, size: int, deadline: float) -> bytes:
-        chunks: list[bytes] = []
-        while size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            self._sock.settimeout(remaining)
-            try:
-                chunk = self._sock.recv(min(size, 1 << 20))
-            except ConnectionError as exc:
-                raise _WorkerGoneError from exc
-            if not chunk:
-                raise _WorkerGoneError
-            chunks.append(chunk)
-            size -= len(chunk)
-        return b"".join(chunks)
-
-    def expect_sync(self) -> None:
-        """Called before a reply is awaited: one more sync marker will come on stdout."""
-        with self._sync_cond:
-            self._syncs_expected += 1
-
-    def wait_for_output(self, timeout: float = 1.0) -> None:
-        """Let the output reader catch up so START/output/END stay in order."""
-        with self._sync_cond:
-            self._sync_cond.wait_for(
-                lambda: self._output_closed or self._syncs_seen >= self._syncs_expected,
-                timeout=timeout,
-            )
-
-    def exit_description(self) -> str:
-        """Lambda's wording for how the runtime exited (``exit status 1``, ``signal: killed``)."""
-        try:
-            code = self.proc.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
-            return "unknown"
-        if code >= 0:
-            return f"exit status {code}"
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            return f"signal: {-code}"
-        names = {"SIGSEGV": "segmentation fault", "SIGKILL": "killed", "SIGABRT": "aborted"}
-        return f"signal: {names.get(name, name.lower())}"
-
-    def kill(self) -> None:
-        """Kill the worker and everything it started; idempotent."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5.0)
-        self._sock.close()
-        self._reader.join(timeout=1.0)
-
-    def _pump_output(self) -> None:
-        """Forward the function's stdout/stderr to the log sink, line by line."""
-        stream = self.proc.stdout
-        assert stream is not None
-        fd = stream.fileno()
-        buffer = b""
-        try:
-            while True:
-                try:
-                    chunk = os.read(fd, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                buffer += chunk
-                while (index := buffer.find(_SYNC_MARKER)) >= 0:
-                    self._emit(buffer[:index])
-                    buffer = buffer[index + len(_SYNC_MARKER) :]
-                    with self._sync_cond:
-                        self._syncs_seen += 1
-                        self._sync_cond.notify_all()
-                newline = buffer.rfind(b"\n")
-                if newline >= 0:
-                    self._emit(buffer[: newline + 1])
-                    buffer = buffer[newline + 1 :]
-                elif len(buffer) > _MAX_PARTIAL_LINE:
-                    self._emit(buffer)
-                    buffer = b""
-            self._emit(buffer)
-        finally:
-            stream.close()
-            with self._sync_cond:
-                self._output_closed = True
-                self._sync_cond.notify_all()
-
-    def _emit(self, data: bytes) -> None:
-        if data:
-            self.fn.logs.write(self.fn.name, data.decode("utf-8", errors="replace"))
-
-
 class LocalFunction:
     """One declared Lambda function, served by a pool of warm worker processes.
 
-    ``invoke`` is blocking and thread-safe: each concurrent invocation uses its own worker, up to
-    the concurrency limit, beyond which invocations are throttled as Lambda does (429).
+    ``invoke`` is blocking and thread-safe: each concurrent invocation uses its own worker.
+    Invocations past the function's reserved concurrency or the account's limit are throttled
+    as Lambda does (429); past what the machine can run at once, they wait for a worker.
+    Functions of one local cloud share one ``account`` and one ``machine``; a function created
+    alone gets its own.
     """
 
-    def __init__(self, spec: FunctionSpec, *, endpoint_url: str, logs: LogSink) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        *,
+        endpoint_url: str,
+        logs: LogSink,
+        account: ConcurrencyAccount | None = None,
+        machine: MachineCapacity | None = None,
+    ) -> None:
         reserved = sorted(RESERVED_ENVIRONMENT_KEYS.intersection(spec.environment))
         if reserved:
             raise ReservedEnvironmentError(
@@ -439,17 +207,12 @@ class LocalFunction:
         self.logs = logs
         self.endpoint_url = endpoint_url
         self.arn = f"arn:aws:lambda:{spec.region}:{spec.account_id}:function:{spec.name}"
-        self.concurrency_limit = (
-            DEFAULT_LOCAL_CONCURRENCY
-            if spec.reserved_concurrency is None
-            else spec.reserved_concurrency
-        )
-        self._watcher = _CodeWatcher((spec.code_dir, *spec.layer_paths))
-        self._lock = threading.Lock()
-        self._idle: list[_Worker] = []
-        self._workers: set[_Worker] = set()
-        self._in_flight = 0
-        self._closed = False
+        self.account = account or ConcurrencyAccount()
+        self.machine = machine or MachineCapacity()
+        self.account.register(spec.name, spec.reserved_concurrency)
+        self._pool: WorkerPool[WorkerProcess] = self.machine.pool(spec.name)
+        self._watcher = CodeWatcher((spec.code_dir, *spec.layer_paths))
+        self._closed = threading.Event()
 
     @property
     def name(self) -> str:
@@ -457,8 +220,7 @@ class LocalFunction:
 
     def worker_pids(self) -> list[int]:
         """PIDs of the live workers (warm or busy); for tests and diagnostics."""
-        with self._lock:
-            return sorted(worker.pid for worker in self._workers if worker.alive)
+        return sorted(worker.pid for worker in self._pool.workers() if worker.alive)
 
     def worker_environment(self, log_stream: str) -> dict[str, str]:
         """The environment a worker starts with: built from scratch, never inherited."""
@@ -502,35 +264,30 @@ class LocalFunction:
             raise RequestTooLargeError(
                 f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the Invoke operation"
             )
-        with self._lock:
-            if self._closed:
-                raise FunctionClosedError(f"function {self.name!r} is closed")
-            if self._in_flight >= self.concurrency_limit:
-                return Invocation(
-                    request_id=request_id,
-                    duration_ms=0.0,
-                    throttled=True,
-                    error=FunctionError(
-                        error_type="TooManyRequestsException", error_message="Rate Exceeded."
-                    ),
-                )
-            self._in_flight += 1
-            worker = self._idle.pop() if self._idle else None  # most recently used: warmest
+        if self._closed.is_set():
+            raise FunctionClosedError(f"function {self.name!r} is closed")
+        if not self.account.try_start(self.name):
+            return Invocation(
+                request_id=request_id,
+                duration_ms=0.0,
+                throttled=True,
+                error=FunctionError(
+                    error_type="TooManyRequestsException", error_message="Rate Exceeded."
+                ),
+            )
         try:
-            return self._run(worker, request_id, event_json)
+            return self._run(request_id, event_json)
         finally:
-            with self._lock:
-                self._in_flight -= 1
+            self.account.finish(self.name)
 
     def close(self) -> None:
         """Kill every worker, idle or busy; idempotent. Busy invocations end with an error."""
-        with self._lock:
-            self._closed = True
-            workers = list(self._workers)
-            self._workers.clear()
-            self._idle.clear()
-        for worker in workers:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        for worker in self._pool.close():
             worker.kill()
+        self.account.unregister(self.name)
 
     def __enter__(self) -> LocalFunction:
         return self
@@ -540,14 +297,17 @@ class LocalFunction:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _run(self, worker: _Worker | None, request_id: str, event_json: str) -> Invocation:
+    def _run(self, request_id: str, event_json: str) -> Invocation:
         version = self._watcher.version()
-        if worker is not None and not worker.alive:
-            self._discard(worker)  # died while idle (e.g. a background thread called os._exit)
-            worker = None
-        if worker is not None and worker.code_version != version:
-            self._retire_stale(worker, version)
-            worker = None
+        started = time.perf_counter()
+        try:
+            lease = self._pool.checkout(version, timeout=self.spec.timeout_seconds)
+        except PoolClosedError as exc:
+            raise FunctionClosedError(f"function {self.name!r} is closed") from exc
+        except CapacityTimeoutError as exc:
+            return self._no_capacity(request_id, started, exc)
+        self._dispose(lease)
+        worker = lease.worker
         init_ms: float | None = None
         if worker is None:
             worker, failure, init_ms = self._cold_start(version, request_id)
@@ -556,117 +316,137 @@ class LocalFunction:
         assert worker is not None
         return self._dispatch(worker, request_id, event_json, init_ms)
 
-    def _retire_stale(self, worker: _Worker, version: int) -> None:
-        with self._lock:
-            stale = [worker] + [w for w in self._idle if w.code_version != version]
-            self._idle = [w for w in self._idle if w.code_version == version]
-            for w in stale:
-                self._workers.discard(w)
+    def _dispose(self, lease: Lease[WorkerProcess]) -> None:
+        """Kill what the pool took out to serve this invocation, and say why where it matters."""
+        if lease.stale:
+            self.logs.write(
+                self.name, lambda_log.code_changed_line(self.spec.code_dir, len(lease.stale))
+            )
+        for name, _worker in lease.retired:
+            self.logs.write(
+                name,
+                f"[local] an idle worker was retired to make room for {self.name}: all "
+                f"{self.machine.capacity} worker processes were in use ({CAPACITY_FLAG} N "
+                "raises the capacity)",
+            )
+        for worker in (*lease.stale, *lease.dead, *(w for _, w in lease.retired)):
+            worker.kill()
+
+    def _no_capacity(
+        self, request_id: str, started: float, exc: CapacityTimeoutError
+    ) -> Invocation:
+        """Fails like a timeout: AWS would have run it, this machine had no worker free."""
+        timeout = self.spec.timeout_seconds
         self.logs.write(
             self.name,
-            f"[local] code changed under {self.spec.code_dir}; "
-            f"replacing {len(stale)} warm worker(s)",
+            lambda_log.capacity_exhausted_line(request_id, timeout, exc.capacity, CAPACITY_FLAG),
         )
-        for w in stale:
-            w.kill()
+        message = lambda_log.task_timed_out_message(timeout)
+        self.logs.write(
+            self.name, lambda_log.timeout_line(_utc_timestamp(time.time()), request_id, timeout)
+        )
+        error = FunctionError(
+            error_type="Sandbox.Timedout", error_message=f"RequestId: {request_id} Error: {message}"
+        )
+        return self._failed(request_id, started, error, timed_out=True)
 
     def _cold_start(
         self, version: int, request_id: str
-    ) -> tuple[_Worker | None, Invocation | None, float | None]:
+    ) -> tuple[WorkerProcess | None, Invocation | None, float | None]:
         started = time.perf_counter()
+        log_stream = time.strftime("%Y/%m/%d", time.gmtime()) + f"/[$LATEST]{secrets.token_hex(16)}"
         try:
-            worker = _Worker(self, version)
+            worker = WorkerProcess(
+                name=self.name,
+                env=self.worker_environment(log_stream),
+                cwd=self.spec.code_dir,
+                extra_paths=self.spec.layer_paths,
+                emit=self._emit,
+            )
         except OSError as exc:  # e.g. out of processes or file descriptors
+            self._pool.abandon()
             error = FunctionError(
                 error_type="ServiceException",
                 error_message=f"local worker for {self.name!r} could not start: {exc}",
             )
             self.logs.write(self.name, f"[local] {error.error_message}")
             return None, self._failed(request_id, started, error), None
-        with self._lock:
-            closed = self._closed
-            if not closed:
-                self._workers.add(worker)
-        if closed:
+        except BaseException:
+            self._pool.abandon()
+            raise
+        if not self._pool.started(worker, version):
             worker.kill()
             raise FunctionClosedError(f"function {self.name!r} is closed")
-        worker.expect_sync()
+        worker.output.expect_sync()
         try:
             message = worker.receive(INIT_TIMEOUT_SECONDS)
         except TimeoutError:
             self._discard(worker)
             error = FunctionError(
                 error_type="Sandbox.Timedout",
-                error_message=f"RequestId: {request_id} Error: Init phase timed out after "
-                f"{INIT_TIMEOUT_SECONDS:.2f} seconds",
+                error_message=lambda_log.init_timed_out_message(request_id, INIT_TIMEOUT_SECONDS),
             )
             self.logs.write(self.name, error.error_message)
             return None, self._failed(request_id, started, error, timed_out=True), None
-        except _WorkerGoneError:
+        except WorkerGoneError:
             error = self._exit_error(worker, request_id)
             self._discard(worker)
             return None, self._failed(request_id, started, error), None
-        worker.wait_for_output()
+        worker.output.wait_for_sync()
         init_ms = float(message.get("init_ms", (time.perf_counter() - started) * 1000))
         if message.get("op") != "ready":
             # Lambda resets the environment after an init error; the next invoke inits again.
             self._discard(worker)
-            raw = message.get("error", {})
-            error = FunctionError(
-                error_type=str(raw.get("errorType", "Runtime.Unknown")),
-                error_message=str(raw.get("errorMessage", "")),
-                stack_trace=tuple(raw.get("stackTrace", [])),
-            )
-            self.logs.write(
-                self.name,
-                f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: error\t"
-                f"Error Type: {error.error_type}",
-            )
+            error = _error_from(message.get("error", {}), default_type="Runtime.Unknown")
+            self.logs.write(self.name, lambda_log.init_report_line(init_ms, error.error_type))
             return None, self._failed(request_id, started, error, init_ms=init_ms), None
         return worker, None, init_ms
 
     def _dispatch(
-        self, worker: _Worker, request_id: str, event_json: str, init_ms: float | None
+        self, worker: WorkerProcess, request_id: str, event_json: str, init_ms: float | None
     ) -> Invocation:
         spec = self.spec
-        self.logs.write(self.name, f"START RequestId: {request_id} Version: $LATEST")
+        self.logs.write(self.name, lambda_log.start_line(request_id))
         started = time.perf_counter()
         deadline_ms = int(time.time() * 1000 + spec.timeout_seconds * 1000)
-        frame = marshal.dumps(
-            {
-                "op": "invoke",
-                "id": request_id,
-                "deadline_ms": deadline_ms,
-                "arn": self.arn,
-                "trace_id": _trace_id(),
-                # What the function receives is what JSON can carry (tuples become lists...).
-                "event": json.loads(event_json),
-            }
-        )
-        worker.expect_sync()
+        frame = {
+            "op": "invoke",
+            "id": request_id,
+            "deadline_ms": deadline_ms,
+            "arn": self.arn,
+            "trace_id": _trace_id(),
+            # What the function receives is what JSON can carry (tuples become lists...).
+            "event": json.loads(event_json),
+        }
+        worker.output.expect_sync()
         try:
             worker.send(frame)
             reply = worker.receive(spec.timeout_seconds)
         except TimeoutError:
             self._discard(worker)
-            message = f"Task timed out after {spec.timeout_seconds:.2f} seconds"
-            self.logs.write(self.name, f"{_log_timestamp()} {request_id} {message}")
+            timeout = spec.timeout_seconds
+            self.logs.write(
+                self.name,
+                lambda_log.timeout_line(_utc_timestamp(time.time()), request_id, timeout),
+            )
             error = FunctionError(
                 error_type="Sandbox.Timedout",
-                error_message=f"RequestId: {request_id} Error: {message}",
+                error_message=f"RequestId: {request_id} Error: "
+                + lambda_log.task_timed_out_message(timeout),
             )
             self._log_report(request_id, started, init_ms, None, status="timeout", error=error)
             return self._failed(request_id, started, error, timed_out=True, init_ms=init_ms)
-        except (_WorkerGoneError, OSError):
-            worker.wait_for_output()
+        except (WorkerGoneError, OSError):
+            worker.output.wait_for_sync()
             error = self._exit_error(worker, request_id)
             self._discard(worker)
             self.logs.write(self.name, f"{error.error_message}\n{error.error_type}")
             self._log_report(request_id, started, init_ms, None, status="error", error=error)
             return self._failed(request_id, started, error, init_ms=init_ms)
         duration_ms = (time.perf_counter() - started) * 1000
-        worker.wait_for_output()
-        self._release(worker)
+        worker.output.wait_for_sync()
+        if not self._pool.release(worker):
+            worker.kill()
         max_rss_kb = reply.get("max_rss_kb")
         outcome = self._outcome(reply)
         if isinstance(outcome, FunctionError):
@@ -689,12 +469,7 @@ class LocalFunction:
     def _outcome(self, reply: dict[str, Any]) -> str | FunctionError:
         """The JSON payload of a reply, or the error it amounts to (as Lambda would report it)."""
         if reply.get("op") == "error":
-            raw = reply.get("error", {})
-            return FunctionError(
-                error_type=str(raw.get("errorType", "")),
-                error_message=str(raw.get("errorMessage", "")),
-                stack_trace=tuple(raw.get("stackTrace", [])),
-            )
+            return _error_from(reply.get("error", {}), default_type="")
         if "payload" in reply:
             payload_json = str(reply["payload"])
         else:
@@ -715,25 +490,17 @@ class LocalFunction:
             )
         return payload_json
 
-    def _release(self, worker: _Worker) -> None:
-        """Return a healthy worker to the idle pool (or kill it if we are closing)."""
-        with self._lock:
-            if not self._closed and worker in self._workers:
-                self._idle.append(worker)
-                return
+    def _emit(self, text: str) -> None:
+        self.logs.write(self.name, text)
+
+    def _discard(self, worker: WorkerProcess) -> None:
+        self._pool.discard(worker)
         worker.kill()
 
-    def _discard(self, worker: _Worker) -> None:
-        with self._lock:
-            self._workers.discard(worker)
-        worker.kill()
-
-    def _exit_error(self, worker: _Worker, request_id: str) -> FunctionError:
-        description = worker.exit_description()
+    def _exit_error(self, worker: WorkerProcess, request_id: str) -> FunctionError:
         return FunctionError(
             error_type="Runtime.ExitError",
-            error_message=f"RequestId: {request_id} Error: Runtime exited with error: "
-            f"{description}",
+            error_message=lambda_log.runtime_exit_message(request_id, worker.exit_description()),
         )
 
     def _failed(
@@ -763,29 +530,30 @@ class LocalFunction:
         status: str | None = None,
         error: FunctionError | None = None,
     ) -> None:
-        duration = (time.perf_counter() - started) * 1000
-        parts = [
-            f"REPORT RequestId: {request_id}",
-            f"Duration: {duration:.2f} ms",
-            f"Billed Duration: {int(duration) + 1} ms",
-            f"Memory Size: {self.spec.memory_mb} MB",
-        ]
-        if max_rss_kb is not None:
-            parts.append(f"Max Memory Used: {int(max_rss_kb) // 1024} MB")
-        if init_ms is not None:
-            parts.append(f"Init Duration: {init_ms:.2f} ms")
-        if status is not None:
-            parts.append(f"Status: {status}")
-            if error is not None:
-                parts.append(f"Error Type: {error.error_type}")
-        self.logs.write(self.name, f"END RequestId: {request_id}\n" + "\t".join(parts))
+        self.logs.write(
+            self.name,
+            lambda_log.end_and_report_lines(
+                request_id,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                memory_mb=self.spec.memory_mb,
+                max_rss_kb=max_rss_kb,
+                init_ms=init_ms,
+                status=status,
+                error_type=error.error_type if error is not None and status else None,
+            ),
+        )
+
+
+def _error_from(raw: Any, *, default_type: str) -> FunctionError:
+    """A FunctionError from the worker's ``{errorType, errorMessage, stackTrace}``."""
+    raw = raw if isinstance(raw, dict) else {}
+    return FunctionError(
+        error_type=str(raw.get("errorType", default_type)),
+        error_message=str(raw.get("errorMessage", "")),
+        stack_trace=tuple(raw.get("stackTrace", [])),
+    )
 
 
 def _trace_id() -> str:
     """An X-Ray style trace header, as Lambda sets ``_X_AMZN_TRACE_ID`` per invocation."""
     return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Sampled=0"
-
-
-def _log_timestamp() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"

@@ -5,7 +5,9 @@ and pollers share, and dies with its parent: it serves until its stdin closes.
 
 Run as `python -m local.moto_server PORT [SNAPSHOT]`; it prints `PORT <n>` once it is listening.
 It reads commands from stdin: `enforce-iam` turns on moto's IAM checks (every request must then
-be signed by a known key and allowed by its policies); end of input stops it.
+be signed by a known key and allowed by its policies); end of input stops it. What it changes
+in moto itself is in `local/moto_patches.py`, which refuses a moto version it was not written
+for (checked here in the parent too, so the error reaches the terminal).
 With SNAPSHOT, it writes every message still in its queues there on the way out (in-flight
 ones included, which no SQS API call could list), so that `LocalCloud` can put them back on the
 next start: stopping the local cloud does not silently drop queued work.
@@ -13,14 +15,19 @@ next start: stopping the local cloud does not silently drop queued work.
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import json
 import logging
 import os
+import select
 import subprocess
 import sys
 import time
+import traceback
+from collections.abc import Sequence
 from pathlib import Path
+
+from local import moto_patches
 
 READY_PREFIX = "PORT "
 
@@ -30,7 +37,11 @@ class EmbeddedAwsError(RuntimeError):
 
 
 class EmbeddedAws:
-    """Starts moto in a child process without waiting; `endpoint_url` waits for it."""
+    """Starts moto in a child process without waiting; `endpoint_url` waits for it.
+
+    Every wait on the child is bounded: a server that hangs before printing its port fails
+    after ``start_timeout`` with the log file named, instead of hanging the local cloud.
+    """
 
     def __init__(
         self,
@@ -39,7 +50,10 @@ class EmbeddedAws:
         snapshot: Path | None = None,
         log_path: Path | None = None,
         start_timeout: float = 20.0,
+        command: Sequence[str] | None = None,
     ) -> None:
+        """``command`` replaces the server's argv (tests use a stand-in that never answers)."""
+        moto_patches.check_moto_version()
         root = Path(__file__).resolve().parent.parent
         env = {**os.environ, "PYTHONPATH": str(root)}
         argv = [sys.executable, "-m", "local.moto_server", str(port)]
@@ -50,29 +64,28 @@ class EmbeddedAws:
         log = log_path.open("ab") if log_path is not None else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(
-                argv,
+                list(command) if command is not None else argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
                 env=env,
-                text=True,
             )
         finally:
             if not isinstance(log, int):
                 log.close()
         self._start_timeout = start_timeout
         self._endpoint: str | None = None
+        self._pending = b""
 
     @property
     def endpoint_url(self) -> str:
         if self._endpoint is None:
-            assert self._process.stdout is not None
-            deadline = time.monotonic() + self._start_timeout
-            line = self._process.stdout.readline()
-            if not line.startswith(READY_PREFIX) or time.monotonic() > deadline:
+            line = self._read_line(self._start_timeout, "print its port")
+            if not line.startswith(READY_PREFIX):
                 self.stop()
-                where = f" (see {self._log_path})" if self._log_path else ""
-                raise EmbeddedAwsError(f"the embedded moto server did not start{where}: {line}")
+                raise EmbeddedAwsError(
+                    f"the embedded moto server did not start{self._see_log()}: {line!r}"
+                )
             self._endpoint = f"http://127.0.0.1:{int(line[len(READY_PREFIX) :])}"
         return self._endpoint
 
@@ -80,10 +93,9 @@ class EmbeddedAws:
         """From now on moto checks every request against the caller's IAM policies."""
         self.endpoint_url  # noqa: B018 - waits until the server is up
         assert self._process.stdin is not None
-        assert self._process.stdout is not None
-        self._process.stdin.write("enforce-iam\n")
+        self._process.stdin.write(b"enforce-iam\n")
         self._process.stdin.flush()
-        answer = self._process.stdout.readline().strip()
+        answer = self._read_line(self._start_timeout, "confirm enforce-iam")
         if answer != "OK":
             raise EmbeddedAwsError(f"the embedded moto server refused enforce-iam: {answer!r}")
 
@@ -91,7 +103,8 @@ class EmbeddedAws:
         """Closes moto's stdin (it snapshots and exits), killing it if it takes too long."""
         if self._process.poll() is None:
             if self._process.stdin is not None:
-                self._process.stdin.close()
+                with contextlib.suppress(BrokenPipeError):  # it is already on its way out
+                    self._process.stdin.close()
             try:
                 self._process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -101,145 +114,74 @@ class EmbeddedAws:
             if pipe is not None and not pipe.closed:
                 pipe.close()
 
+    def _read_line(self, timeout: float, what: str) -> str:
+        """One line of the server's stdout within ``timeout`` s; stops the server past it."""
+        stdout = self._process.stdout
+        assert stdout is not None
+        fd = stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._pending:
+            remaining = deadline - time.monotonic()
+            ready = select.select([fd], [], [], remaining)[0] if remaining > 0 else []
+            if not ready:
+                self.stop(timeout=0)  # hung: nothing to wait for
+                raise EmbeddedAwsError(
+                    f"the embedded moto server did not {what} within {timeout:g} s{self._see_log()}"
+                )
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                self.stop(timeout=0.5)
+                code = self._process.returncode
+                status = f" (exit status {code})" if code is not None else ""
+                raise EmbeddedAwsError(
+                    f"the embedded moto server exited before it could {what}{status}"
+                    f"{self._see_log()}"
+                )
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line.decode(errors="replace").strip()
 
-def _snapshot_queues() -> dict[str, list[dict[str, object]]]:
-    """Every message moto holds, per queue name, in the shape SendMessage takes back."""
-    from moto.sqs.models import sqs_backends
-
-    queues: dict[str, list[dict[str, object]]] = {}
-    for regions in sqs_backends.values():
-        for backend in regions.values():
-            for name, queue in backend.queues.items():
-                kept: list[dict[str, object]] = []
-                for message in list(queue._messages):
-                    attributes = {}
-                    for key, value in message.message_attributes.items():
-                        value = dict(value)
-                        if isinstance(value.get("BinaryValue"), bytes):
-                            value["BinaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-                        attributes[key] = value
-                    kept.append(
-                        {
-                            "body": message.body,
-                            "attributes": attributes,
-                            "group_id": message.group_id,
-                            "deduplication_id": message.deduplication_id,
-                            "receive_count": message.approximate_receive_count,
-                        }
-                    )
-                if kept:
-                    queues[name] = kept
-    return queues
-
-
-def _teach_ssm_resources() -> None:
-    """moto checks SSM calls against resource "*", so a policy scoped to one parameter's ARN
-    (as ours is) would deny the call; name the parameter's ARN as AWS does."""
-    from moto.ssm.responses import SimpleSystemManagerResponse
-
-    def determine_resource(self: SimpleSystemManagerResponse) -> str:
-        name = self._get_param("Name")
-        if not isinstance(name, str) or not name:
-            return "*"
-        if name.startswith("arn:"):
-            return name
-        path = name if name.startswith("/") else f"/{name}"
-        return f"arn:aws:ssm:{self.region}:{self.current_account}:parameter{path}"
-
-    SimpleSystemManagerResponse._determine_resource = determine_resource  # type: ignore[attr-defined]
-
-
-# SQS authorizes each batch action with its single action's permission; moto asks for the
-# batch action itself, which would deny a policy written the AWS way.
-_SQS_BATCH_ACTIONS = {
-    "sqs:SendMessageBatch": "sqs:SendMessage",
-    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
-    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
-}
-
-
-def _authorize_batches_as_aws_does() -> None:
-    from moto.iam.access_control import IAMRequestBase
-
-    original = IAMRequestBase.__init__
-
-    def init(self: IAMRequestBase, *args: object, **kwargs: object) -> None:
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
-        self._action = _SQS_BATCH_ACTIONS.get(self._action, self._action)
-
-    IAMRequestBase.__init__ = init  # type: ignore[method-assign]
-
-
-def _speed_up_moto() -> None:
-    """Two of moto's hot spots, replaced by equivalents that cost microseconds.
-
-    Measured with cProfile under the load test: moto computes "now" by building datetimes
-    (millions of calls once a queue is a few thousand deep, because every send recounts the
-    queue), and matches each request's host against every service's URL patterns under a lock
-    that all request threads share. At depth 3,000 a send went from 43 ms to 2.3 ms.
-    """
-    from moto.core import utils
-    from moto.moto_server import werkzeug_app
-    from moto.sqs import models
-
-    slow_unix_time = utils.unix_time
-
-    def unix_time(dt: object = None) -> float:
-        return time.time() if dt is None else slow_unix_time(dt)  # type: ignore[arg-type]
-
-    def unix_time_millis(dt: object = None) -> float:
-        return unix_time(dt) * 1000.0
-
-    for module in (utils, models):
-        vars(module).update(unix_time=unix_time, unix_time_millis=unix_time_millis)
-
-    dispatcher = werkzeug_app.DomainDispatcherApplication
-    lookup = dispatcher.get_backend_for_host
-    backends: dict[object, object] = {}
-
-    def get_backend_for_host(self: object, host: object) -> object:
-        if host not in backends:  # the answer depends on the host alone
-            backends[host] = lookup(self, host)  # type: ignore[arg-type]
-        return backends[host]
-
-    dispatcher.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
-
-
-def _enforce_iam() -> None:
-    from moto import settings
-    from moto.core.authorization import ActionAuthenticatorMixin
-
-    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
-    ActionAuthenticatorMixin.request_count = 0
+    def _see_log(self) -> str:
+        return f" (see {self._log_path})" if self._log_path is not None else ""
 
 
 def _serve(port: int, snapshot: Path | None) -> None:
     from moto.server import ThreadedMotoServer
 
-    from local.dynamodb import teach_table_resources
-
-    _speed_up_moto()
+    moto_patches.patch_server()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    bound = server._server.server_port  # type: ignore[union-attr]  # moto keeps it private
-    _teach_ssm_resources()
-    teach_table_resources()
-    _authorize_batches_as_aws_does()
+    _, bound = server.get_host_and_port()
     print(f"{READY_PREFIX}{bound}", flush=True)
+    code = 0
     try:
         for line in sys.stdin:  # ends at EOF: the parent closed the pipe or died
             if line.strip() == "enforce-iam":
-                _enforce_iam()
+                moto_patches.enforce_iam()
                 print("OK", flush=True)
-    finally:
+    except BaseException:  # noqa: BLE001 - e.g. Ctrl-C: logged, and the snapshot still written
+        traceback.print_exc()
+        code = 1
+    try:
         if snapshot is not None:
-            queues = _snapshot_queues()
-            if queues:
-                tmp = snapshot.with_suffix(".tmp")
-                tmp.write_text(json.dumps({"version": 1, "queues": queues}))
-                tmp.replace(snapshot)
-        server.stop()
+            _write_snapshot(snapshot)
+    except OSError:
+        traceback.print_exc()
+        code = 1
+    # Nothing else is kept: exit now rather than wait for the server's threads to wind down
+    # and the interpreter to tear moto apart (about a second, more on a busy machine).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _write_snapshot(path: Path) -> None:
+    queues = moto_patches.snapshot_queues()
+    if queues:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"version": 1, "queues": queues}))
+        tmp.replace(path)
 
 
 if __name__ == "__main__":

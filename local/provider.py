@@ -10,11 +10,9 @@ in the listener's environment, ARNs in policies) therefore point at local things
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import secrets
 import threading
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +22,12 @@ import boto3
 import pulumi
 from botocore.config import Config
 
-from local.dependencies import code_roots, runnable_here
+from local.concurrency import ACCOUNT_CONCURRENCY, ConcurrencyAccount, ConcurrencyLimitError
+from local.dependencies import runnable_here
 from local.dynamodb import table_handler
 from local.function_url import FunctionUrlServer
-from local.lambda_runtime import FunctionSpec, LocalFunction
+from local.lambda_code import CodeShapeError, prepare_code
+from local.lambda_runtime import FunctionSpec, LocalFunction, MachineCapacity
 from local.logs import LogSink
 from local.monitoring_resources import monitoring_handlers
 from local.poller import SqsPoller
@@ -89,8 +89,17 @@ class LocalProvider(pulumi.runtime.Mocks):
         logs: LogSink,
         url_port: int = 0,
         start_pollers: bool = True,
+        code_root: Path | None = None,
+        account_concurrency: int = ACCOUNT_CONCURRENCY,
+        max_workers: int | None = None,
     ) -> None:
+        """``code_root``: where code that is not one folder on disk is unpacked, one folder per
+        function; ``account_concurrency`` and ``max_workers``: see ``local/concurrency.py`` and
+        ``local/worker_pool.py``."""
         self._endpoint_url = endpoint_url
+        self._code_root = code_root
+        self.account = ConcurrencyAccount(account_concurrency)
+        self.machine = MachineCapacity(max_workers)
         self.region = region
         self.logs = logs
         self._next_port = url_port
@@ -306,7 +315,13 @@ class LocalProvider(pulumi.runtime.Mocks):
         handler = i.get("handler")
         if not handler:
             raise LocalResourceError(f"function {name}: only zip packages with a handler run here")
-        code_dir, bundled = code_roots(i.get("code"), handler)
+        work_dir = self._code_root / name if self._code_root is not None else None
+        try:
+            code = prepare_code(
+                i.get("code"), resource=f"function {name}", work_dir=work_dir, handler=handler
+            )
+        except CodeShapeError as exc:
+            raise LocalResourceError(f"{args.typ} {args.name!r}: {exc}") from exc
         environment = {
             k: str(v) for k, v in ((i.get("environment") or {}).get("variables") or {}).items()
         }
@@ -314,7 +329,7 @@ class LocalProvider(pulumi.runtime.Mocks):
         reserved = i.get("reservedConcurrentExecutions")
         spec = FunctionSpec(
             name=name,
-            code_dir=code_dir,
+            code_dir=code.directory,
             handler=handler,
             environment=environment,
             timeout_seconds=float(i.get("timeout") or 3),
@@ -324,24 +339,41 @@ class LocalProvider(pulumi.runtime.Mocks):
             account_id=ACCOUNT_ID,
             architecture=architecture,
             runtime=str(i.get("runtime") or "python3.13"),
+            # Bundled packages sit in folders of their own (the archive's other roots): they
+            # follow the code on the import path, rebuilt for this machine if compiled for
+            # Lambda's.
             layer_paths=tuple(
-                runnable_here(d, name, self.deployment.warnings.append) for d in bundled
+                runnable_here(d, name, self.deployment.warnings.append) for d in code.extra_roots
             ),
             credentials=self.role_credentials(i["role"], name),
         )
         # Registered in moto too, so the role must exist and the settings must be valid.
-        created = self.client("lambda").create_function(
+        lambda_ = self.client("lambda")
+        created = lambda_.create_function(
             FunctionName=name,
             Runtime=spec.runtime,
             Role=i["role"],
             Handler=handler,
-            Code={"ZipFile": _zip_dir(code_dir)},
+            Code={"ZipFile": code.zip_bytes()},
             Timeout=int(spec.timeout_seconds),
             MemorySize=spec.memory_mb,
             Architectures=[architecture],
             Environment={"Variables": environment},
         )
-        function = LocalFunction(spec, endpoint_url=self._endpoint_url(), logs=self.logs)
+        if spec.reserved_concurrency is not None:
+            lambda_.put_function_concurrency(
+                FunctionName=name, ReservedConcurrentExecutions=spec.reserved_concurrency
+            )
+        try:
+            function = LocalFunction(
+                spec,
+                endpoint_url=self._endpoint_url(),
+                logs=self.logs,
+                account=self.account,
+                machine=self.machine,
+            )
+        except ConcurrencyLimitError as exc:
+            raise LocalResourceError(f"{args.typ} {args.name!r}: {exc}") from exc
         arn = created["FunctionArn"]
         with self._lock:
             self._roles_by_function[name] = i["role"]
@@ -442,15 +474,6 @@ class LocalProvider(pulumi.runtime.Mocks):
             self.deployment.pollers.append(poller)
         mapping_id = f"{secrets.token_hex(4)}-local-{args.name}"
         return mapping_id, {"uuid": mapping_id, "functionArn": i["functionName"]}
-
-
-def _zip_dir(folder: Path) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*.py")):
-            if "__pycache__" not in path.parts:
-                archive.write(path, path.relative_to(folder).as_posix())
-    return buffer.getvalue()
 
 
 def _autoname(logical: str, suffix: str = "") -> str:

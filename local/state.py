@@ -87,6 +87,11 @@ class StackState:
         return self.dir / "logs"
 
     @property
+    def code_dir(self) -> Path:
+        """Where function code that does not run in place (inline, zipped) is unpacked."""
+        return self.dir / "code"
+
+    @property
     def lock_file(self) -> Path:
         return self.dir / "lock"
 

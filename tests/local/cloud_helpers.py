@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from local.state import log_file_name
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_PROGRAM = Path(__file__).resolve().parent / "fixture_program"
 UNSUPPORTED_PROGRAM = Path(__file__).resolve().parent / "unsupported_program"
+ARCHIVE_PROGRAM = Path(__file__).resolve().parent / "archive_program"
 
 
 def request(
@@ -45,6 +47,62 @@ def post_json(url: str, path: str, payload: Any) -> tuple[int, dict[str, Any]]:
         url, "POST", path, json.dumps(payload).encode(), {"content-type": "application/json"}
     )
     return status, json.loads(body)
+
+
+def burst(
+    url: str, path: str, *, total: int, clients: int, timeout: float = 30.0
+) -> list[tuple[int, dict[str, str], bytes]]:
+    """``total`` JSON POSTs from ``clients`` keep-alive clients that all start at once."""
+    parts = urlsplit(url)
+    assert parts.hostname == "127.0.0.1", url
+    answers: list[tuple[int, dict[str, str], bytes]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    start = threading.Barrier(clients)
+
+    def client(index: int) -> None:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        try:
+            start.wait(timeout)
+            for n in range(index, total, clients):
+                body = json.dumps({"client": index, "n": n}).encode()
+                conn.request(
+                    "POST", "/" + path, body=body, headers={"content-type": "application/json"}
+                )
+                response = conn.getresponse()
+                answer = (response.status, dict(response.getheaders()), response.read())
+                with lock:
+                    answers.append(answer)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+            with lock:
+                errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout + 5)
+    assert not errors, errors[:3]
+    assert len(answers) == total, f"{len(answers)} of {total} requests were answered"
+    return answers
+
+
+def processed_ids(log_dir: Path, function_name: str) -> set[str]:
+    """Message ids the processor logged as processed (each at least once): its JSON lines."""
+    ids: set[str] = set()
+    for line in log_text(log_dir, function_name).splitlines():
+        text = line.partition(" ")[2]  # after the time stamp
+        if '"message processed"' not in text:
+            continue
+        try:
+            record = json.loads(text)
+        except ValueError:
+            continue  # a line cut short while being written
+        if record.get("message") == "message processed":
+            ids.add(str(record.get("message_id")))
+    return ids
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:

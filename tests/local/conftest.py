@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from local.lambda_runtime import FunctionSpec, LocalFunction
+from local.lambda_runtime import ConcurrencyAccount, FunctionSpec, LocalFunction, MachineCapacity
 from local.logs import LogSink
 
 FIXTURES = Path(__file__).parent / "fixture_functions"
@@ -80,6 +80,8 @@ def make_function(moto_endpoint: str, log_sink: LogSink) -> Iterator[MakeFunctio
         code_dir: Path | None = None,
         handler: str = "handler.handler",
         timeout_seconds: float = 3.0,
+        account: ConcurrencyAccount | None = None,
+        machine: MachineCapacity | None = None,
         **spec: Any,
     ) -> LocalFunction:
         function = LocalFunction(
@@ -92,6 +94,8 @@ def make_function(moto_endpoint: str, log_sink: LogSink) -> Iterator[MakeFunctio
             ),
             endpoint_url=moto_endpoint,
             logs=log_sink,
+            account=account,
+            machine=machine,
         )
         created.append(function)
         return function

@@ -8,7 +8,8 @@ import pulumi
 import pytest
 
 from infra.packaging import Target, function_archive
-from local.dependencies import LocalDependencyError, code_roots, runnable_here
+from local.dependencies import runnable_here
+from local.lambda_code import prepare_code
 from tests.wheels import make_wheel
 
 
@@ -35,10 +36,10 @@ def test_the_code_runs_from_its_own_folder_and_the_packages_follow(tmp_path, mon
     make_wheel(tmp_path / "wheels", "tinydep")
     source, archive = _function(tmp_path, tmp_path / "wheels", monkeypatch)
     # WHEN the local cloud lays it out
-    code_dir, bundled = code_roots(archive, "handler.handler")
+    code = prepare_code(archive, resource="function fn", work_dir=None, handler="handler.handler")
     # THEN the function's own folder runs (edits stay live), its packages' folder follows
-    assert code_dir == source.resolve()
-    [packages] = bundled
+    assert code.directory == source.resolve()
+    [packages] = code.extra_roots
     assert (packages / "tinydep" / "__init__.py").is_file()
     # AND pure Python runs here as packaged, with nothing said
     said: list[str] = []
@@ -58,7 +59,9 @@ def test_compiled_packages_are_replaced_by_a_build_for_this_machine_said_once(
     make_wheel(wheels, "tinydep", tag="cp313-cp313-manylinux_2_17_aarch64", files=native)
     make_wheel(wheels, "tinydep", files={"tinydep/__init__.py": b"FLAVOUR = 'here'\n"})
     _, archive = _function(tmp_path, wheels, monkeypatch)
-    [packages] = code_roots(archive, "handler.handler")[1]
+    [packages] = prepare_code(
+        archive, resource="function fn", work_dir=None, handler="handler.handler"
+    ).extra_roots
     # WHEN the local cloud asks what runs here
     said: list[str] = []
     here = runnable_here(packages, "fn", said.append)
@@ -66,14 +69,3 @@ def test_compiled_packages_are_replaced_by_a_build_for_this_machine_said_once(
     assert here != packages and "here" in (here / "tinydep" / "__init__.py").read_text()
     [line] = said
     assert "function fn" in line and "compiled code" in line and "python3.13-arm64" in line
-
-
-def test_code_without_its_handler_module_or_not_on_disk_is_refused(tmp_path):
-    (tmp_path / "other.py").write_text("x = 1\n")
-    archive = pulumi.AssetArchive({"other.py": pulumi.FileAsset(str(tmp_path / "other.py"))})
-    with pytest.raises(LocalDependencyError, match=r"no handler\.py"):
-        code_roots(archive, "handler.handler")
-    text = pulumi.AssetArchive({"handler.py": pulumi.StringAsset("x = 1")})
-    with pytest.raises(LocalDependencyError, match="not a file on disk"):
-        code_roots(text, "handler.handler")
-    assert code_roots(pulumi.FileArchive(str(tmp_path)), "other.handler") == (tmp_path, ())

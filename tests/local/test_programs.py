@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from cloud_helpers import (
     FIXTURE_PROGRAM,
     aws_client,
+    burst,
     log_text,
     quiet,
     request,
@@ -28,10 +30,35 @@ def fixture_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClo
         port=0,
         stream=quiet(),
         state_root=tmp_path_factory.mktemp("state"),
+        account_concurrency=500,
+        max_workers=12,
     )
     cloud.start()
     yield cloud
     cloud.stop()
+
+
+def test_functions_share_the_account_and_machine_limits_given(fixture_cloud: LocalCloud):
+    functions = list(fixture_cloud._provider.deployment.functions.values())
+    assert len(functions) == 3
+    assert {id(f.account) for f in functions} == {id(functions[0].account)}
+    assert {id(f.machine) for f in functions} == {id(functions[0].machine)}
+    assert functions[0].account.limit == 500
+    assert functions[0].account.unreserved_limit == 499  # one reserved by "reserved"
+    assert functions[0].machine.capacity == 12
+
+
+def test_reserved_concurrency_of_one_throttles_a_burst_with_429s(fixture_cloud: LocalCloud):
+    # GIVEN a function with reserved concurrency 1 whose invocations take 20 ms
+    url = fixture_cloud.outputs["reserved_url"]
+    # WHEN 300 POSTs arrive from 20 clients at once
+    answers = burst(url, "nap", total=300, clients=20)
+    # THEN the excess is throttled with Lambda's 429, the rest is served
+    statuses = Counter(status for status, _, _ in answers)
+    assert set(statuses) == {200, 429}, statuses
+    throttled = next(a for a in answers if a[0] == 429)
+    assert throttled[1]["x-amzn-ErrorType"] == "TooManyRequestsException"
+    assert json.loads(throttled[2]) == {"Message": "Rate Exceeded."}
 
 
 def test_function_url_speaks_payload_2_0_both_ways(fixture_cloud: LocalCloud):

@@ -20,6 +20,7 @@ from local.lambda_runtime import (
     FunctionSpec,
     Invocation,
     LocalFunction,
+    MachineCapacity,
     RequestTooLargeError,
     ReservedEnvironmentError,
 )
@@ -333,12 +334,21 @@ def test_concurrent_invocations_run_in_parallel_workers(make_function: MakeFunct
     assert len({_ok(r)["pid"] for r in results}) == 3
 
 
+def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
 def test_reserved_concurrency_throttles_the_excess(make_function: MakeFunction) -> None:
+    # GIVEN a function reserved to 1, busy with one invocation
     fn = make_function(reserved_concurrency=1)
     busy = threading.Thread(target=fn.invoke, args=({"action": "sleep", "seconds": 0.5},))
     busy.start()
-    time.sleep(0.2)
+    _wait_for(lambda: fn.account.in_flight(fn.name) == 1, "the first invocation to start")
 
+    # WHEN a second invocation arrives THEN it is throttled, and once the first ends, admitted
     throttled = fn.invoke({"action": "count"})
     busy.join()
     afterwards = fn.invoke({"action": "count"})
@@ -347,6 +357,56 @@ def test_reserved_concurrency_throttles_the_excess(make_function: MakeFunction) 
     assert throttled.error is not None
     assert throttled.error.error_type == "TooManyRequestsException"
     assert afterwards.ok
+
+
+def test_past_the_machine_capacity_another_functions_idle_worker_makes_room(
+    make_function: MakeFunction, log_dir: Path
+) -> None:
+    # GIVEN a machine that runs one worker, held warm by a function that just ran
+    machine = MachineCapacity(1)
+    first = make_function(name="first", machine=machine)
+    second = make_function(name="second", machine=machine)
+    warm = _ok(first.invoke({"action": "count"}))
+
+    # WHEN another function is invoked
+    invocation = second.invoke({"action": "count"})
+
+    # THEN it runs (not throttled) in the slot of the retired idle worker, which is gone
+    assert _ok(invocation)["count"] == 1
+    assert invocation.init_duration_ms is not None
+    assert _pid_gone(warm["pid"])
+    assert first.worker_pids() == []
+    assert "idle worker was retired to make room for second" in (log_dir / "first.log").read_text()
+
+
+def test_with_the_machine_full_an_invocation_waits_then_fails_like_a_timeout(
+    make_function: MakeFunction, log_dir: Path
+) -> None:
+    # GIVEN a machine of one worker, busy for a second with another function
+    machine = MachineCapacity(1)
+    busy_fn = make_function(name="busy", machine=machine)
+    waiting_fn = make_function(name="waiting", machine=machine, timeout_seconds=0.3)
+    results: list[Invocation] = []
+    busy = threading.Thread(
+        target=lambda: results.append(busy_fn.invoke({"action": "sleep", "seconds": 1.0}))
+    )
+    busy.start()
+    _wait_for(lambda: machine.in_use == 1, "the busy function to take the only slot")
+
+    # WHEN the other function is invoked
+    started = time.monotonic()
+    invocation = waiting_fn.invoke({"action": "count"})
+
+    # THEN it waited for its timeout and failed as a timeout, saying why and what to change
+    assert time.monotonic() - started >= 0.3
+    assert invocation.timed_out and not invocation.throttled
+    assert invocation.error is not None
+    assert invocation.error.error_type == "Sandbox.Timedout"
+    log = (log_dir / "waiting.log").read_text()
+    assert "all 1 of this machine's worker processes were busy" in log
+    assert "--max-workers N" in log
+    busy.join()
+    assert results[0].ok  # the busy one was never disturbed
 
 
 def test_reserved_concurrency_zero_throttles_everything(make_function: MakeFunction) -> None:

@@ -58,18 +58,33 @@ aws.iam.RolePolicy(
     ),
 )
 
-echo = aws.lambda_.Function(
+
+def echo_function(
+    name: str, **settings: object
+) -> tuple[aws.lambda_.Function, aws.lambda_.FunctionUrl]:
+    """functions/echo behind a Function URL."""
+    function = aws.lambda_.Function(
+        name,
+        role=role.arn,
+        runtime="python3.13",
+        handler="echo.handler",
+        timeout=1,
+        code=pulumi.FileArchive("functions/echo"),
+        **settings,
+    )
+    return function, aws.lambda_.FunctionUrl(
+        f"{name}-url", function_name=function.name, authorization_type="NONE"
+    )
+
+
+echo, url = echo_function(
     "echo",
-    role=role.arn,
-    runtime="python3.13",
-    handler="echo.handler",
-    timeout=1,
-    code=pulumi.FileArchive("functions/echo"),
     environment={
         "variables": {"GREETING": "hello", "TOKEN": token or "none", "QUEUE_URL": queue.url}
     },
 )
-url = aws.lambda_.FunctionUrl("echo-url", function_name=echo.name, authorization_type="NONE")
+# The same code with reserved concurrency 1: a second concurrent request is throttled.
+_, reserved_url = echo_function("reserved", reserved_concurrent_executions=1)
 
 worker = aws.lambda_.Function(
     "worker",
@@ -92,3 +107,4 @@ pulumi.export("queue_url", queue.url)
 pulumi.export("dlq_url", dlq.url)
 pulumi.export("worker_name", worker.name)
 pulumi.export("echo_name", echo.name)
+pulumi.export("reserved_url", reserved_url.function_url)

@@ -1,8 +1,12 @@
-"""Echoes its event; /boom raises, /slow outlives the 1 s timeout, /env shows the environment,
-/send tries to send to the queue (its role may not)."""
+"""Echoes its event; /boom raises, /slow outlives the 1 s timeout, /nap takes 20 ms, /env shows
+the environment, /send tries to send to the queue (its role may not)."""
 
 import os
 import time
+
+# At init, as a Lambda function should: the init phase has 10 s, the invocation only 1 s.
+import boto3
+from botocore.exceptions import ClientError
 
 
 def handler(event, context):
@@ -11,10 +15,9 @@ def handler(event, context):
         raise RuntimeError("boom")
     if path == "/slow":
         time.sleep(3)
+    if path == "/nap":
+        time.sleep(0.02)
     if path == "/send":
-        import boto3
-        from botocore.exceptions import ClientError
-
         try:
             boto3.client("sqs").send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody="x")
         except ClientError as exc:
