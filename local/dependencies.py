@@ -17,8 +17,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import pulumi
-
 from infra.packaging import (
     BUILD_INFO,
     PackagingError,

@@ -62,5 +62,3 @@ def table_handler(client: Callable[[str], Any], autoname: Callable[[str], str]) 
         return name, {"name": name, "arn": table["TableArn"], "id": name}
 
     return create
-
-
