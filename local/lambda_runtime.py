@@ -127,6 +127,11 @@ class FunctionSpec:
     runtime: str = "python3.13"
     layer_paths: tuple[Path, ...] = ()
     """Extra import roots after ``code_dir`` (what layers would put under /opt/python)."""
+    log_format: str = "Text"
+    """The function's log format (loggingConfig.logFormat): ``JSON`` or ``Text``."""
+    application_log_level: str | None = None
+    """With the JSON format, its application log level, which Lambda hands the runtime as
+    AWS_LAMBDA_LOG_LEVEL (handlers and Powertools filter their own lines by it)."""
     credentials: Mapping[str, str] | None = None
     """AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN of the function's execution
     role, as Lambda hands them to the runtime; ``None``: dummy credentials."""
@@ -239,6 +244,7 @@ class LocalFunction:
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+                **_log_variables(spec),
                 "AWS_REGION": spec.region,
                 "AWS_DEFAULT_REGION": spec.region,
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
@@ -557,3 +563,13 @@ def _error_from(raw: Any, *, default_type: str) -> FunctionError:
 def _trace_id() -> str:
     """An X-Ray style trace header, as Lambda sets ``_X_AMZN_TRACE_ID`` per invocation."""
     return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Sampled=0"
+
+
+def _log_variables(spec: FunctionSpec) -> dict[str, str]:
+    """What Lambda tells a JSON-format function about its logging (advanced logging controls)."""
+    if spec.log_format != "JSON":
+        return {}
+    return {
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": spec.application_log_level or "INFO",
+    }

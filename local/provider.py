@@ -327,6 +327,7 @@ class LocalProvider(pulumi.runtime.Mocks):
         }
         architecture = (i.get("architectures") or ["x86_64"])[0]
         reserved = i.get("reservedConcurrentExecutions")
+        logging_config = i.get("loggingConfig") or {}
         spec = FunctionSpec(
             name=name,
             code_dir=code.directory,
@@ -339,6 +340,8 @@ class LocalProvider(pulumi.runtime.Mocks):
             account_id=ACCOUNT_ID,
             architecture=architecture,
             runtime=str(i.get("runtime") or "python3.13"),
+            log_format=str(logging_config.get("logFormat") or "Text"),
+            application_log_level=logging_config.get("applicationLogLevel"),
             # Bundled packages sit in folders of their own (the archive's other roots): they
             # follow the code on the import path, rebuilt for this machine if compiled for
             # Lambda's.

@@ -339,3 +339,34 @@ def test_env_exports_let_plain_boto3_reach_the_embedded_aws(dev_cloud: LocalClou
 
     urls = boto3.session.Session().client("sqs").list_queues()["QueueUrls"]
     assert dev_cloud.outputs["queue_url"] in urls
+
+
+def test_the_demos_empty_post_answers_the_time_and_the_processor_prints_it(
+    dev_cloud: LocalCloud,
+):
+    # GIVEN the dev stack, whose /append_queue is the original demo's open route
+    url = dev_cloud.outputs["listener_url"]
+    # WHEN it gets the demo's request: a POST with no body and no content type
+    status, _, body = request(url, "POST", "append_queue")
+    # THEN it answers the time it received it, with the message's id
+    assert status == 200
+    answer = json.loads(body)
+    assert set(answer) == {"timestamp", "message_id"} and answer["timestamp"].endswith("Z")
+    # AND the processor (the dev stack logs at DEBUG) prints that same timestamp
+    processor = dev_cloud.outputs["processor_function_name"]
+    line = wait_for(
+        lambda: next(
+            (
+                json.loads(x.split(" ", 1)[1])
+                for x in log_text(dev_cloud.log_dir, processor).splitlines()
+                if answer["message_id"] in x and "message content" in x
+            ),
+            None,
+        ),
+        10,
+        "the processor's preview of the demo's message",
+    )
+    assert line["level"] == "DEBUG"
+    assert line["preview"] == {"text": answer["timestamp"], "truncated": False}
+    # AND a verifying route still answers an empty body 400
+    assert request(url, "POST", "strava")[0] == 400

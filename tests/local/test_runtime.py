@@ -125,6 +125,28 @@ def test_worker_environment_is_lambdas_plus_declared_variables(
     assert set(env) - PYTHON_ADDED_KEYS == LAMBDA_KEYS | {"QUEUE_URL"}
 
 
+@pytest.mark.parametrize(
+    ("log_format", "level", "expected"),
+    [
+        ("JSON", "DEBUG", {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"}),
+        ("JSON", None, {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"}),
+        ("Text", "DEBUG", {}),
+    ],
+)
+def test_a_json_format_function_is_told_its_application_log_level(
+    make_function: MakeFunction, log_format: str, level: str | None, expected: dict[str, str]
+) -> None:
+    # GIVEN a function's logging configuration WHEN its worker's environment is built (no
+    # process needed) THEN it carries what Lambda's advanced logging controls hand the runtime
+    fn = make_function(log_format=log_format, application_log_level=level)
+    env = fn.worker_environment("2026/12/01/[$LATEST]stream")
+    assert {k: v for k, v in env.items() if k.startswith("AWS_LAMBDA_LOG_")} == {
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/toolbox",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "2026/12/01/[$LATEST]stream",
+        **expected,
+    }
+
+
 def test_functions_never_see_each_others_or_the_parents_environment(
     make_function: MakeFunction, monkeypatch: pytest.MonkeyPatch
 ) -> None:
