@@ -48,6 +48,8 @@ from bench.events import function_url_post, listener_message_attributes, sample_
 from bench.warm import drain
 
 COLD_VS_BOTO3 = 0.35
+"""Cold start to the first message: about a quarter of boto3's (docs/design.md, 'The listener')
+...and within half again of what the interpreter alone needs for the same imports."""
 COLD_VS_INTERPRETER = 1.5
 WARM_CPU_VS_BOTO3 = 0.5
 CLIENT_SOURCE = LISTENER_DIR / "aws.py"

@@ -25,7 +25,14 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.client import BOTO3_FLOOR, INTERPRETER_FLOOR, client_imports, fill_script
+from bench.client import (
+    BOTO3_FLOOR,
+    COLD_VS_BOTO3,
+    COLD_VS_INTERPRETER,
+    INTERPRETER_FLOOR,
+    client_imports,
+    fill_script,
+)
 from bench.common import (
     LISTENER_DIR,
     PartResult,
@@ -41,11 +48,6 @@ from bench.common import (
 )
 from bench.context import Context
 from bench.events import function_url_post, sample_body
-
-COLD_VS_BOTO3 = 0.35
-"""docs/design.md, 'The listener': a quarter of boto3's cold start, or near it."""
-COLD_VS_INTERPRETER = 1.5
-"""...and within half again of what the interpreter alone needs for the same imports."""
 
 # The child prints one JSON line: its window from first import to the POST answered (ms), the
 # init part of it, its peak RSS (KB, VmHWM: ru_maxrss would be the parent's) and the message id.

@@ -115,6 +115,20 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def logged_json(cloud: Any, function: str, message_id: str, message: str, timeout: float) -> Any:
+    """The first JSON log line of `function` about `message_id` whose message is `message`,
+    waited for up to `timeout` seconds."""
+    name = cloud.outputs[function]
+
+    def find() -> Any:
+        for line in log_text(cloud.log_dir, name).splitlines():
+            if message_id in line and f'"message": "{message}"' in line:
+                return json.loads(line.split(" ", 1)[1])
+        return None
+
+    return wait_for(find, timeout, f"{name}'s {message!r} line for {message_id}")
+
+
 def log_text(log_dir: Path, function_name: str) -> str:
     path = log_dir / log_file_name(function_name)
     return path.read_text() if path.exists() else ""

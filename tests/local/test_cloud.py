@@ -18,6 +18,7 @@ from cloud_helpers import (
     aws_client,
     burst,
     log_text,
+    logged_json,
     post_json,
     processed_ids,
     quiet,
@@ -353,18 +354,8 @@ def test_the_demos_empty_post_answers_the_time_and_the_processor_prints_it(
     answer = json.loads(body)
     assert set(answer) == {"timestamp", "message_id"} and answer["timestamp"].endswith("Z")
     # AND the processor (the dev stack logs at DEBUG) prints that same timestamp
-    processor = dev_cloud.outputs["processor_function_name"]
-    line = wait_for(
-        lambda: next(
-            (
-                json.loads(x.split(" ", 1)[1])
-                for x in log_text(dev_cloud.log_dir, processor).splitlines()
-                if answer["message_id"] in x and "message content" in x
-            ),
-            None,
-        ),
-        10,
-        "the processor's preview of the demo's message",
+    line = logged_json(
+        dev_cloud, "processor_function_name", answer["message_id"], "message content", 10
     )
     assert line["level"] == "DEBUG"
     assert line["preview"] == {"text": answer["timestamp"], "truncated": False}

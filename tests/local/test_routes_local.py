@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cloud_helpers import log_text, project_with_stack, quiet, request, wait_for
+from cloud_helpers import logged_json, project_with_stack, quiet, request
+from sender_routes import CONFIGURED, secret_for
 
 from local.cloud import LocalCloud
 from local.stackfile import secret_env_var
@@ -21,33 +22,12 @@ from ops.cli import main as ops
 
 STACK = "routes"
 EVENT = Path(__file__).resolve().parents[2] / "events" / "strava-activity-create.json"
-ROUTES = [
-    {"name": "strava", "path": "/strava", "source": "strava", "subscriptionIds": [271828]},
-    {"name": "gh", "path": "/github", "source": "github"},
-    {"name": "stripe", "path": "/stripe", "source": "stripe", "toleranceSeconds": 300},
-    {"name": "slack", "path": "/slack", "source": "slack"},
-    {"name": "shop", "path": "/shopify", "source": "shopify"},
-    {"name": "sw", "path": "/std", "source": "standard-webhooks"},
-    {
-        "name": "generic",
-        "path": "/generic",
-        "source": "hmac",
-        "header": "X-Signature",
-        "algorithm": "sha256",
-        "encoding": "base64",
-    },
-    {"name": "tok", "path": "/tok", "source": "token"},
-    {"name": "open", "path": "/open", "source": "none"},
-]
+ROUTES = CONFIGURED
+"""One route of every source, as the configuration contract shows them."""
 SECRETS = {
-    "strava": "verify-token-1f2e",
-    "gh": "github-secret-8c1d",
-    "stripe": "whsec_stripe-secret-77aa",
-    "slack": "slack-signing-secret-3b9c",
-    "shop": "shopify-secret-0d4e",
-    "sw": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-    "generic": "hmac-secret-5a6b",
-    "tok": "static-token-9e8f",
+    route["name"]: secret_for(route["source"], route["name"].encode() * 4)
+    for route in ROUTES
+    if route["source"] != "none"
 }
 
 
@@ -100,20 +80,8 @@ def test_each_route_accepts_what_its_sender_signs_and_the_processor_gets_it(
         message_id = send(served, route, capsys)
     # THEN the listener took it (200 with SQS's id), and the processor processed it
     cloud, _ = served
-    processor = cloud.outputs["processor_function_name"]
-    line = wait_for(
-        lambda: next(
-            (
-                x
-                for x in log_text(cloud.log_dir, processor).splitlines()
-                if message_id in x and "message processed" in x
-            ),
-            None,
-        ),
-        timeout=20,
-        what=f"the processor's line for {message_id}",
-    )
-    assert line is not None
+    processed = logged_json(cloud, "processor_function_name", message_id, "message processed", 20)
+    assert processed["message_id"] == message_id
 
 
 @pytest.mark.parametrize("route", ["gh", "stripe", "slack", "shop", "sw", "generic", "tok"])
