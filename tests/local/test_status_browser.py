@@ -180,7 +180,8 @@ def test_the_redrive_button_moves_a_dead_letter_back_to_the_processor(
 
 
 def save_screenshot(browser: webdriver.Chrome) -> None:
-    """The whole page as a test artifact (git-ignored; docs/status-page.png is one)."""
+    """The whole page as a test artifact (git-ignored); docs/status-page.png is one, made
+    smaller with pngquant."""
     shot = browser.execute_cdp_cmd(
         "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
     )
