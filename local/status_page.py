@@ -30,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local.serving import BackgroundServer
 from local.status import (
     FunctionView,
     InvocationRecord,
@@ -408,7 +409,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class StatusPage:
+class StatusPage(BackgroundServer):
     """The status page of one served stack at ``http://127.0.0.1:<port>/``.
 
     ``port`` 0 takes any free port; with ``fallback``, a taken ``port`` falls back to any free
@@ -427,6 +428,7 @@ class StatusPage:
         fallback: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__("status-page")
         self.collector = collector
         self.title = title
         self.function_urls = dict(function_urls or {})
@@ -439,15 +441,10 @@ class StatusPage:
         self._fallback = fallback
         self._clock = clock
         self._redrive_lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Bind and serve in a background thread; OSError when the port is taken (no fallback)."""
-        if self._server is not None:
-            return
+    def _bind(self) -> _Server:
+        """The server on the port asked for, or on any free one when it is taken and a
+        fallback was asked for; StatusPortError when it is taken without one."""
         try:
             server = _Server(("127.0.0.1", self._port), _Handler)
         except OSError as exc:
@@ -461,31 +458,7 @@ class StatusPage:
                 ) from exc
             server = _Server(("127.0.0.1", 0), _Handler)
         server.page = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},  # how long stop() waits for it
-            name="status-page",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and release the port; idempotent."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the status page is not started")
-        return int(self._server.server_address[1])
+        return server
 
     @property
     def url(self) -> str:

@@ -139,7 +139,7 @@ def test_every_buffer_is_bounded_and_keeps_the_newest():
 def test_start_and_report_lines_tell_which_invocation_a_line_belongs_to():
     # GIVEN one invocation, then two that overlap
     collector = StatusCollector()
-    run(collector, "fn", "one", "hello from one")
+    run(collector, "fn", "r-1", "hello", "[local] SQS q: a note about an earlier batch")
     collector.record_lines("fn", ["START RequestId: two Version: $LATEST"], 1.0)
     collector.record_lines("fn", ["START RequestId: three Version: $LATEST"], 1.0)
     collector.record_lines("fn", ['{"message": "hi", "request_id": "three"}', "print()"], 1.0)
@@ -147,11 +147,16 @@ def test_start_and_report_lines_tell_which_invocation_a_line_belongs_to():
     collector.record_lines("fn", ["[local] SQS q: batch of 1 failed"], 1.0)
     (view,) = collector.snapshot()
     # THEN a line alone in its invocation goes with it, START to REPORT
-    assert [x.text for x in view.lines_of("one")][1] == "hello from one"
-    assert len(view.lines_of("one")) == 4
+    assert [x.text for x in view.lines_of("r-1")][1] == "hello"
+    assert len(view.lines_of("r-1")) == 4
     # AND while two overlap, a line goes with the one it names, and a bare print with neither
     assert [x.text for x in view.lines_of("three")][1].startswith('{"message": "hi"')
-    assert [x.text for x in view.unattributed] == ["print()", "[local] SQS q: batch of 1 failed"]
+    # (the poller's notes are about a batch that already ended)
+    assert [x.text for x in view.unattributed] == [
+        "[local] SQS q: a note about an earlier batch",
+        "print()",
+        "[local] SQS q: batch of 1 failed",
+    ]
 
 
 def test_percentiles_are_nearest_rank():
