@@ -1,8 +1,8 @@
 """The status page of the served dev stack, in headless Chromium: counts move, redrive works.
 
 Debian's chromium and chromium-driver drive it (`make test` installs them with apt-get where
-it can); Selenium is given both paths, so it downloads nothing. Without them the tests are
-skipped and say why. The last screenshot is kept in .local/artifacts/status-page.png.
+it can); Selenium is given both paths, so it skips Selenium Manager and downloads nothing.
+Without them the tests are skipped and say why. The last screenshot is kept in .local/artifacts/status-page.png.
 """
 
 from __future__ import annotations
@@ -27,15 +27,16 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACT = ROOT / ".local" / "artifacts" / "status-page.png"
 FLAGS = (
-    "--headless=new",
+    "--headless",
     "--no-sandbox",  # the tests run as root
     "--disable-gpu",
     "--disable-dev-shm-usage",
     "--no-first-run",
-    # This machine's network is closed: without these Chromium keeps dialling Google.
+    # The tests use no network but 127.0.0.1: without these Chromium dials Google's services.
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-quic",
     "--window-size=1280,900",
 )
 DEADLINE = 20.0
