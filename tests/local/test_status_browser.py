@@ -2,7 +2,8 @@
 
 Debian's chromium and chromium-driver drive it (`make test` installs them with apt-get
 where it can); Selenium is given both paths, so it skips Selenium Manager and downloads
-nothing. Without them the tests are skipped and say why. The last screenshot is kept in .local/artifacts/status-page.png.
+nothing. Without them the tests are skipped and say why. The last screenshot is kept in
+.local/artifacts/status-page.png.
 """
 
 from __future__ import annotations
