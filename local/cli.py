@@ -173,7 +173,9 @@ def up(args: argparse.Namespace, started: float) -> int:
     if python.startswith(".."):
         python = sys.executable
     print(f'AWS CLI: eval "$({python} -m local env -s {args.stack})" ({iam})', flush=True)
-    print(f"Status: {cloud.status_url}", flush=True)
+    taken = args.status_port is None and not cloud.status_url.endswith(f":{DEFAULT_STATUS_PORT}/")
+    note = f" (port {DEFAULT_STATUS_PORT} was taken)" if taken else ""
+    print(f"Status: {cloud.status_url}{note}", flush=True)
     ready = time.monotonic() - started
     print(f"Ready in {ready:.2f} s. Logs: {cloud.log_dir}/. Ctrl-C stops.", flush=True)
     try:

@@ -509,6 +509,11 @@ def test_up_names_the_status_page_and_passes_its_port(
     assert "Status: http://127.0.0.1:3100/\n" in capsys.readouterr().out
     assert cli.main(["up", "--status-port", "0"]) == 0
     assert (seen["status_port"], seen["status_port_fallback"]) == (0, False)
+    assert "Status: http://127.0.0.1:3100/\n" in capsys.readouterr().out
+    # AND when the default port was taken, the line says so
+    monkeypatch.setattr(StartedCloud, "status_url", "http://127.0.0.1:41234/")
+    assert cli.main(["up"]) == 0
+    assert "Status: http://127.0.0.1:41234/ (port 3100 was taken)\n" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("value", ["-1", "65536", "web"])
