@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 BUNDLED := .build/.installed
 FUNCTION_REQUIREMENTS := $(wildcard functions/*/requirements.txt)
 
-.PHONY: install test test-fast lint types check up bench loadtest deploy preview destroy clean
+.PHONY: install browser test test-fast lint types check up bench loadtest deploy preview destroy clean
 
 install: $(STAMP) $(BUNDLED)
 
@@ -22,7 +22,23 @@ $(BUNDLED): $(STAMP) $(FUNCTION_REQUIREMENTS) infra/packaging.py
 	@$(PY) -c 'from infra.packaging import main; raise SystemExit(main())'
 	@touch $@
 
-test: $(STAMP) $(BUNDLED)
+# The status page's browser test (tests/local/test_status_browser.py) drives Debian's Chromium
+# and ChromeDriver. A no-op when both are there; else installed with apt-get where this runs as
+# root (about a minute, once). Where that cannot be done the test is skipped and says why.
+CHROMIUM_LOG := .local/chromium-install.log
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium and chromium-driver for the browser test ..."; \
+		mkdir -p $(dir $(CHROMIUM_LOG)); \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			chromium chromium-driver; } >$(CHROMIUM_LOG) 2>&1 \
+		|| echo "could not install them (see $(CHROMIUM_LOG)): the browser test is skipped"; \
+	else \
+		echo "no chromium, and no apt-get as root to install it: the browser test is skipped"; \
+	fi
+
+test: $(STAMP) $(BUNDLED) browser
 	$(PY) -m pytest -q
 
 # The edit loop: the program under mocks, the handlers against moto, the policy pack; nothing

@@ -24,6 +24,7 @@ from local.moto_server import EmbeddedAwsError
 from local.provider import LocalResourceError, UnsupportedResourceError
 from local.stackfile import StackFileError
 from local.state import STATE_DIR, StackState, StateError
+from local.status_page import DEFAULT_STATUS_PORT, PORT_FLAG
 from local.worker_pool import default_capacity
 
 
@@ -35,6 +36,17 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 0 meaning any free one."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535)")
     return value
 
 
@@ -63,6 +75,14 @@ def _parser() -> argparse.ArgumentParser:
                 type=int,
                 default=3000,
                 help="port of the first Function URL, next ones count up (0: any free port)",
+            )
+            sub.add_argument(
+                PORT_FLAG,
+                type=_port,
+                default=None,
+                metavar="N",
+                help=f"port of the status page (default: {DEFAULT_STATUS_PORT}, or any free port "
+                "when that one is taken; 0: any free port)",
             )
             sub.add_argument(
                 "--fresh",
@@ -122,6 +142,8 @@ def up(args: argparse.Namespace, started: float) -> int:
         state_root=args.state_dir,
         account_concurrency=args.account_concurrency,
         max_workers=args.max_workers,
+        status_port=DEFAULT_STATUS_PORT if args.status_port is None else args.status_port,
+        status_port_fallback=args.status_port is None,
     )
     print(f"Deploying stack {args.stack!r} of {cloud.project_dir} locally...", flush=True)
     try:
@@ -151,6 +173,9 @@ def up(args: argparse.Namespace, started: float) -> int:
     if python.startswith(".."):
         python = sys.executable
     print(f'AWS CLI: eval "$({python} -m local env -s {args.stack})" ({iam})', flush=True)
+    taken = args.status_port is None and not cloud.status_url.endswith(f":{DEFAULT_STATUS_PORT}/")
+    note = f" (port {DEFAULT_STATUS_PORT} was taken)" if taken else ""
+    print(f"Status: {cloud.status_url}{note}", flush=True)
     ready = time.monotonic() - started
     print(f"Ready in {ready:.2f} s. Logs: {cloud.log_dir}/. Ctrl-C stops.", flush=True)
     try:

@@ -17,6 +17,8 @@ from local.logs import LogSink
 from local.moto_server import EmbeddedAws
 from local.stackfile import load_stack_config
 from local.state import StackState
+from local.status import StatusCollector
+from local.status_page import StatusPage
 
 
 class StackBusyError(RuntimeError):
@@ -41,6 +43,10 @@ class LocalCloud:
     """The account's concurrency limit that every function shares (`local/concurrency.py`)."""
     max_workers: int | None = None
     """Worker processes this machine runs at once; None: from the CPU count."""
+    status_port: int = 0
+    """The status page's port on 127.0.0.1 (0: any free port)."""
+    status_port_fallback: bool = False
+    """A taken ``status_port`` falls back to any free port instead of failing the start."""
     outputs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     restored: dict[str, int] = field(default_factory=dict)
@@ -56,6 +62,9 @@ class LocalCloud:
         self._provider: Any = None
         self._logs: LogSink | None = None
         self._lock_handle: TextIO | None = None
+        self.status = StatusCollector()
+        """What the status page shows; fed by the log sink and every function's invocations."""
+        self._status_page: StatusPage | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -65,6 +74,11 @@ class LocalCloud:
     @property
     def log_dir(self) -> Path:
         return self.state.log_dir
+
+    @property
+    def status_url(self) -> str:
+        assert self._status_page is not None, "start() first"
+        return self._status_page.url
 
     def start(self) -> dict[str, Any]:
         began = time.monotonic()
@@ -79,7 +93,9 @@ class LocalCloud:
             from local.program import evaluate
             from local.provider import LocalProvider
 
-            self._logs = LogSink(stream=self.stream, log_dir=self.log_dir)
+            self._logs = LogSink(
+                stream=self.stream, log_dir=self.log_dir, tee=self.status.record_lines
+            )
             self._provider = LocalProvider(
                 endpoint_url=lambda: self.endpoint_url,
                 region=config.region,
@@ -97,6 +113,7 @@ class LocalCloud:
                 config=config.values,
                 secret_keys=config.secret_keys,
             )
+            self._serve_status(f"{config.project} · {self.stack}")
         except BaseException:
             self.stop()
             raise
@@ -109,6 +126,31 @@ class LocalCloud:
         self.state.write_served(self.outputs, self.environment())
         self.startup_seconds = time.monotonic() - began
         return self.outputs
+
+    def _serve_status(self, title: str) -> None:
+        """Hooks every function to the collector, then serves the status page.
+
+        The Function URLs and pollers already run while the program is evaluated: what they
+        serve before this (before the start-up names any URL) is not counted. Restored
+        messages are sent after it, so they are.
+        """
+        deployment = self._provider.deployment
+        self.status.register(deployment.functions)
+        for function in deployment.functions.values():
+            function.on_invocation = self.status.record_invocation
+        consumers: dict[str, list[str]] = {}
+        for poller in deployment.pollers:
+            consumers.setdefault(poller.queue_url, []).append(poller.function.name)
+        self._status_page = StatusPage(
+            self.status,
+            sqs=self._provider.client("sqs"),
+            title=title,
+            function_urls={server.function.name: server.url for server in deployment.url_servers},
+            consumers=consumers,
+            port=self.status_port,
+            fallback=self.status_port_fallback,
+        )
+        self._status_page.start()
 
     @property
     def credentials(self) -> dict[str, str]:
@@ -192,6 +234,9 @@ class LocalCloud:
 
     def stop(self) -> None:
         """Stops intake, workers and the embedded AWS; safe to call more than once."""
+        if self._status_page is not None:
+            self._status_page.stop()
+            self._status_page = None
         if self._provider is not None:
             self._provider.deployment.stop()
             self._provider = None

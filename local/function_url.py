@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import sys
-import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +24,7 @@ from local.lambda_runtime import (
     LocalFunction,
     RequestTooLargeError,
 )
+from local.serving import BackgroundServer
 from local.shapes import (
     HttpResponse,
     bad_gateway_response,
@@ -168,7 +168,7 @@ for _method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
     setattr(_Handler, f"do_{_method}", _Handler._serve)
 
 
-class FunctionUrlServer:
+class FunctionUrlServer(BackgroundServer):
     """Serves one LocalFunction at ``http://127.0.0.1:<port>/`` (auth type NONE)."""
 
     def __init__(
@@ -179,50 +179,15 @@ class FunctionUrlServer:
         port: int = 0,
         url_id: str | None = None,
     ) -> None:
+        super().__init__(f"function-url-{function.name}")
         self.function = function
         self.url_id = url_id or hashlib.sha256(function.arn.encode()).hexdigest()[:32]
         self._address = (host, port)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FunctionUrlServer is not started")
-        return int(self._server.server_address[1])
+    def _bind(self) -> _Server:
+        return _Server(self._address, self.function, self.url_id)
 
     @property
     def url(self) -> str:
         """Like a Function URL, it ends with a slash."""
         return f"http://{self._address[0]}:{self.port}/"
-
-    def start(self) -> None:
-        """Bind and serve in a background thread; idempotent."""
-        if self._server is not None:
-            return
-        self._server = _Server(self._address, self.function, self.url_id)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"function-url-{self.function.name}",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop accepting requests and release the port; idempotent."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
-
-    def __enter__(self) -> FunctionUrlServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,6 +218,9 @@ class LocalFunction:
         self._pool: WorkerPool[WorkerProcess] = self.machine.pool(spec.name)
         self._watcher = CodeWatcher((spec.code_dir, *spec.layer_paths))
         self._closed = threading.Event()
+        self.on_invocation: Callable[[str, Invocation], None] | None = None
+        """Called with (name, outcome) of every invocation, throttles included; e.g. the
+        status page's collector (``local/status.py``). It runs on the invoking thread: quick."""
 
     @property
     def name(self) -> str:
@@ -273,7 +276,7 @@ class LocalFunction:
         if self._closed.is_set():
             raise FunctionClosedError(f"function {self.name!r} is closed")
         if not self.account.try_start(self.name):
-            return Invocation(
+            invocation = Invocation(
                 request_id=request_id,
                 duration_ms=0.0,
                 throttled=True,
@@ -281,10 +284,15 @@ class LocalFunction:
                     error_type="TooManyRequestsException", error_message="Rate Exceeded."
                 ),
             )
-        try:
-            return self._run(request_id, event_json)
-        finally:
-            self.account.finish(self.name)
+        else:
+            try:
+                invocation = self._run(request_id, event_json)
+            finally:
+                self.account.finish(self.name)
+        observer = self.on_invocation
+        if observer is not None:
+            observer(self.name, invocation)
+        return invocation
 
     def close(self) -> None:
         """Kill every worker, idle or busy; idempotent. Busy invocations end with an error."""

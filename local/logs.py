@@ -9,13 +9,17 @@ from __future__ import annotations
 import threading
 import time
 import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
 from local.state import log_file_name
 
-__all__ = ["LogSink"]
+__all__ = ["LogSink", "LogTee"]
+
+LogTee = Callable[[str, Sequence[str], float], None]
+"""Also handed each write's lines, in file order: (function name, lines, epoch seconds)."""
 
 # Bright ANSI colours; a function always gets the same one so its lines are easy to follow.
 _COLOURS = ("\x1b[96m", "\x1b[95m", "\x1b[93m", "\x1b[92m", "\x1b[94m", "\x1b[91m")
@@ -42,13 +46,17 @@ class LogSink:
         stream: TextIO | None = None,
         log_dir: Path | None = None,
         color: bool | None = None,
+        tee: LogTee | None = None,
     ) -> None:
+        """``tee``: e.g. the status page's collector (``local/status.py``); it runs under the
+        sink's lock, so it must be quick and must not write to the sink."""
         self._stream = stream
         self._log_dir = log_dir
         if color is None:
             isatty = getattr(stream, "isatty", None)
             color = bool(isatty()) if callable(isatty) else False
         self._color = color
+        self._tee = tee
         self._files: dict[str, TextIO] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -76,6 +84,8 @@ class LogSink:
             if file is not None:
                 stamp = _utc_timestamp(now)
                 file.write("".join(f"{stamp} {line}\n" for line in lines))
+            if self._tee is not None:
+                self._tee(name, lines, now)
 
     def close(self) -> None:
         """Close the per-function files; later writes are dropped rather than raising."""
