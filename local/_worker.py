@@ -152,12 +152,26 @@ class LambdaLoggingOnImport:
         return spec
 
 
+_LAMBDA_LEVELS = {
+    "TRACE": "DEBUG",
+    "DEBUG": "DEBUG",
+    "INFO": "INFO",
+    "WARN": "WARNING",
+    "ERROR": "ERROR",
+    "FATAL": "CRITICAL",
+}
+"""Lambda's application log levels, as the runtime sets them on the root logger."""
+
+
 def _install_lambda_log_handler(logging: Any) -> None:
     try:
         handler = logging.StreamHandler(sys.stdout)
-        formatter = logging.Formatter(_LOG_FORMAT, "%Y-%m-%dT%H:%M:%S")
-        formatter.converter = time.gmtime
-        handler.setFormatter(formatter)
+        if os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON":
+            handler.setFormatter(_json_formatter(logging))
+        else:
+            formatter = logging.Formatter(_LOG_FORMAT, "%Y-%m-%dT%H:%M:%S")
+            formatter.converter = time.gmtime
+            handler.setFormatter(formatter)
 
         def stamp_request_id(record: Any) -> bool:
             record.aws_request_id = _State.request_id
@@ -166,11 +180,33 @@ def _install_lambda_log_handler(logging: Any) -> None:
         handler.addFilter(stamp_request_id)
         root = logging.getLogger()
         root.addHandler(handler)
-        level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
-        if level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        level = _LAMBDA_LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
+        if level is not None:
             root.setLevel(level)
     except AttributeError:
         pass  # the function shadows ``logging`` with a module of its own, as it could on Lambda
+
+
+def _json_formatter(logging: Any) -> Any:
+    """The runtime's JSON log format: one object per record (timestamp, level, message, logger,
+    requestId), which Lambda's log-level filtering reads."""
+    import json  # only functions that log through ``logging`` with the JSON format pay for it
+
+    class JsonFormatter(logging.Formatter):  # type: ignore[misc, name-defined]
+        def format(self, record: Any) -> str:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            line = {
+                "timestamp": f"{stamp}.{int(record.msecs):03d}Z",
+                "level": record.levelname,
+                "message": record.getMessage(),
+                "logger": record.name,
+                "requestId": getattr(record, "aws_request_id", ""),
+            }
+            if record.exc_info:
+                line["stackTrace"] = self.formatException(record.exc_info).splitlines()
+            return json.dumps(line, default=str)
+
+    return JsonFormatter()
 
 
 def _send(fd: int, body: bytes) -> None:

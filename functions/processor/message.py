@@ -48,6 +48,10 @@ logger = Logger(
 )
 """JSON lines on stdout. Powertools takes the level from AWS_LAMBDA_LOG_LEVEL, which Lambda sets
 from the function's application log level (the stack's logLevel)."""
+for _library in ("boto3", "botocore", "urllib3"):
+    # At a DEBUG log level the runtime's root logger would pass on every HTTP exchange of the
+    # AWS SDK (the idempotency table's calls): the DEBUG level is for this project's own lines.
+    logging.getLogger(_library).setLevel(logging.WARNING)
 if logging.getLogger(logger.name).level == logging.NOTSET:
     # Powertools maps Lambda's TRACE to NOTSET, which would inherit the root logger's WARNING
     # and drop every DEBUG and INFO line: TRACE is the most detailed level, so log everything.

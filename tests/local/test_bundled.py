@@ -75,8 +75,13 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
 
 
 def _lines(cloud: LocalCloud) -> list[dict]:
+    """The processor's JSON log lines (the log file also holds START/END/REPORT text lines)."""
     text = log_text(cloud.log_dir, cloud.outputs["processor_function_name"])
-    return [json.loads(x.split(" ", 1)[1]) for x in text.splitlines() if " {" in x]
+    return [
+        json.loads(x.split(" ", 1)[1])
+        for x in text.splitlines()
+        if x.split(" ", 1)[1:] and x.split(" ", 1)[1].startswith("{")
+    ]
 
 
 def test_a_package_added_to_requirements_is_imported_by_process(cloud: LocalCloud):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import threading
@@ -520,6 +521,28 @@ def test_logging_is_preconfigured_like_the_lambda_runtime(
     assert f"\t{invocation.request_id}\tcareful: disk almost full" in log
     assert "[WARNING]\t" in log
     assert "info is below the default level" not in log  # basicConfig was a no-op
+
+
+def test_with_the_json_log_format_the_root_logger_writes_json_at_the_functions_level(
+    make_function: MakeFunction, log_dir: Path
+) -> None:
+    # GIVEN a function whose logging config is JSON at the application level INFO
+    fn = make_function(log_format="JSON", application_log_level="INFO")
+    # WHEN it logs through `logging` (an INFO line the level keeps, as Lambda's runtime does)
+    invocation = fn.invoke({"action": "log", "text": "disk almost full"})
+    # THEN each record is one JSON object: the runtime's fields, the request id, the level
+    assert invocation.ok
+    lines = [
+        json.loads(line.split(" ", 1)[1])
+        for line in (log_dir / "toolbox.log").read_text().splitlines()
+        if line.split(" ", 1)[1].startswith("{")
+    ]
+    assert [(line["level"], line["message"]) for line in lines] == [
+        ("INFO", "info is below the default level"),
+        ("WARNING", "careful: disk almost full"),
+    ]
+    assert {line["requestId"] for line in lines} == {invocation.request_id}
+    assert all(line["logger"] == "toolbox" and line["timestamp"].endswith("Z") for line in lines)
 
 
 def test_unserializable_result_is_a_marshal_error(make_function: MakeFunction) -> None:
