@@ -192,7 +192,7 @@ def _json_formatter(logging: Any) -> Any:
     requestId), which Lambda's log-level filtering reads."""
     import json  # only functions that log through ``logging`` with the JSON format pay for it
 
-    class JsonFormatter(logging.Formatter):  # type: ignore[misc, name-defined]
+    class JsonFormatter(logging.Formatter):
         def format(self, record: Any) -> str:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             line = {
