@@ -251,6 +251,15 @@ def _sync_output() -> None:
 
 
 def _max_rss_kb() -> int:
+    """This worker's peak memory. On Linux ru_maxrss survives exec, so a worker would report the
+    local cloud's own peak: VmHWM is the process's own."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     import resource  # only needed once there is something to report
 
     peak = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

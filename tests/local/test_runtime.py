@@ -545,6 +545,25 @@ def test_with_the_json_log_format_the_root_logger_writes_json_at_the_functions_l
     assert all(line["logger"] == "toolbox" and line["timestamp"].endswith("Z") for line in lines)
 
 
+def test_report_lines_give_the_workers_own_peak_memory(
+    make_function: MakeFunction, log_dir: Path
+) -> None:
+    # GIVEN this test process, which holds moto, boto3 and Pulumi (far more than a worker)
+    import resource
+
+    ours_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    # WHEN a small function runs
+    invocation = make_function().invoke({"action": "return", "value": 1})
+    # THEN its REPORT line gives the worker's peak, not the peak Linux carries across exec
+    assert invocation.ok
+    [used] = [
+        int(line.split("Max Memory Used: ")[1].split(" MB")[0])
+        for line in (log_dir / "toolbox.log").read_text().splitlines()
+        if "Max Memory Used" in line
+    ]
+    assert 1 <= used < ours_mb
+
+
 def test_unserializable_result_is_a_marshal_error(make_function: MakeFunction) -> None:
     invocation = make_function().invoke({"action": "unserializable"})
 
