@@ -47,6 +47,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_profile import examples
 from moto.sqs.models import Message as MotoMessage
 
 from local.moto_server import EmbeddedAws
@@ -539,7 +540,7 @@ def signing_cases(draw: st.DrawFn) -> SigningCase:
     )
 
 
-@settings(PROPERTY_SETTINGS, max_examples=200)
+@settings(PROPERTY_SETTINGS, max_examples=examples(200))
 @given(case=signing_cases())
 def test_signature_is_byte_identical_to_botocore(case: SigningCase) -> None:
     # GIVEN a generated request and credentials
