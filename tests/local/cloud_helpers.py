@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -103,6 +104,17 @@ def processed_ids(log_dir: Path, function_name: str) -> set[str]:
         if record.get("message") == "message processed":
             ids.add(str(record.get("message_id")))
     return ids
+
+
+def worker_receive_counts(log: str, body: str) -> list[int]:
+    """The receive counts the fixture worker logged for ``body`` ("worker got BODY receive=N"),
+    in log order: delivery is at least once, so a body may come back, with a higher count."""
+    return [int(n) for n in re.findall(rf"worker got {re.escape(body)} receive=(\d+)$", log, re.M)]
+
+
+def redelivered_only(counts: list[int]) -> bool:
+    """First received once, then again only on redeliveries (each with a higher count)."""
+    return bool(counts) and counts[0] == 1 and counts == sorted(set(counts))
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
