@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import http.client
 import io
 import json
@@ -132,9 +133,15 @@ def log_text(log_dir: Path, function_name: str) -> str:
     return path.read_text() if path.exists() else ""
 
 
+@functools.cache
+def _session() -> boto3.session.Session:
+    """One session for the tests' clients: a new one parses each service's model again."""
+    return boto3.session.Session()
+
+
 def aws_client(service: str, cloud: Any, region: str = "us-east-1") -> Any:
     """A client of a running LocalCloud's embedded AWS, signed as its deployer."""
-    return boto3.session.Session().client(
+    return _session().client(
         service, endpoint_url=cloud.endpoint_url, region_name=region, **cloud.credentials
     )
 
