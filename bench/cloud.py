@@ -322,8 +322,9 @@ def run(ctx: Context) -> PartResult:
     startups = ctx.count(3, 1)
     latency_count = ctx.count(40, 5)
     throughput_count = ctx.count(400, 30)
-    # Under the dev stack's local concurrency limit (10), so nothing is throttled.
-    concurrency = ctx.count(8, 2)
+    # Under the dev stack's local concurrency limit (10), so nothing is throttled; --quick: one
+    # client, so one sender process for the ceiling (each is an interpreter with boto3).
+    concurrency = ctx.count(8, 1)
 
     ctx.progress(f"local cloud: {startups} start-ups each (LocalCloud, local up, moto alone)")
     cloud_starts: list[dict[str, float]] = []

@@ -80,7 +80,7 @@ def listener_imports(folder: Path = LISTENER_DIR) -> list[str]:
 
 def run(ctx: Context) -> PartResult:
     result = PartResult("cold", "Listener cold start to its first message (fresh interpreter)")
-    runs = ctx.count(15, 3)
+    runs = ctx.count(15, 2)
     sqs = ctx.sqs_client()
     queue_url = sqs.create_queue(QueueName="bench-cold")["QueueUrl"]
     env = clean_environment(listener_environment(ctx.endpoint_url, queue_url))

@@ -39,6 +39,14 @@ DEPLOYER = "local-deployer"
 """The IAM user the provider deploys as, like the developer's own credentials on AWS."""
 
 
+_SESSION_LOCK = threading.Lock()
+_sessions: list[boto3.session.Session] = []
+"""The one session every provider of this process makes its clients from (created on first
+use): a new session parses each service's model again, about 50 ms of CPU per client and most
+of a deployment's own work. A session is not thread-safe, the clients it makes are: only their
+creation holds the lock."""
+
+
 class UnsupportedResourceError(TypeError):
     """The program declares a resource type the local cloud cannot emulate."""
 
@@ -197,13 +205,17 @@ class LocalProvider(pulumi.runtime.Mocks):
             return self._clients[service]
 
     def _new_client(self, service: str, credentials: Mapping[str, str]) -> Any:
-        return boto3.session.Session().client(
-            service,
-            endpoint_url=self._endpoint_url(),
-            region_name=self.region,
-            config=Config(retries={"max_attempts": 2}),
-            **credentials,
-        )
+        endpoint_url = self._endpoint_url()  # may wait for the embedded AWS: not under the lock
+        with _SESSION_LOCK:
+            if not _sessions:
+                _sessions.append(boto3.session.Session())
+            return _sessions[0].client(
+                service,
+                endpoint_url=endpoint_url,
+                region_name=self.region,
+                config=Config(retries={"max_attempts": 2}),
+                **credentials,
+            )
 
     def role_credentials(self, role_arn: str, session: str) -> dict[str, str]:
         """Temporary keys of a role, as Lambda gets them for a function's execution role."""

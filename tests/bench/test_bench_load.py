@@ -1,6 +1,6 @@
 """The load test (`python -m bench.load`) at CI size, and the checks it relies on.
 
-The CI run is small (N=40, C=8) and takes poison down the fast path (`--retry immediate`: the
+The CI run is small (N=20, C=4) and takes poison down the fast path (`--retry immediate`: the
 fixture processor sets a poison message's visibility to 0 before failing, so its five receives
 take well under a second instead of five 6-second visibility timeouts).
 """
@@ -21,6 +21,8 @@ from bench.served import LogLine, LogTail, Processed
 from local.state import StackState
 
 ROOT = Path(__file__).resolve().parents[2]
+REQUESTS, CLIENTS = 20, 4
+"""CI size: every phase and check of the full run, with a few workers to start."""
 
 
 def test_small_load_run_loses_nothing_dead_letters_poison_and_spares_developer_state(
@@ -41,7 +43,8 @@ def test_small_load_run_loses_nothing_dead_letters_poison_and_spares_developer_s
     output = tmp_path / "load.json"
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "bench.load", "--requests", "40", "--concurrency", "8",
+            [sys.executable, "-m", "bench.load", "--requests", str(REQUESTS),
+             "--concurrency", str(CLIENTS),
              "--retry", "immediate", "--timeout", "45", "--quiet", "--output", str(output)],
             cwd=ROOT,
             capture_output=True,
@@ -62,25 +65,25 @@ def test_small_load_run_loses_nothing_dead_letters_poison_and_spares_developer_s
     result = json.loads(output.read_text())
     assert result["passed"] is True
     assert [c["name"] for c in result["checks"] if not c["ok"]] == []
-    assert result["burst"]["statuses"] == {"200": 40}
-    assert result["cold_wave"]["statuses"] == {"200": 8}
-    # the latency figures are the 40 burst requests' own, in ms: ordered, and each one inside
+    assert result["burst"]["statuses"] == {"200": REQUESTS}
+    assert result["cold_wave"]["statuses"] == {"200": CLIENTS}
+    # the latency figures are the burst requests' own, in ms: ordered, and each one inside
     # the time the burst took to be accepted (a unit or sampling slip breaks one of these)
     burst = result["burst"]
     latency = burst["latency_ms"]
-    assert latency["n"] == 40
+    assert latency["n"] == REQUESTS
     assert 0 < latency["min"] <= latency["p50"] <= latency["p95"] <= latency["p99"]
     assert latency["p99"] <= latency["max"] <= burst["seconds_to_accept"] * 1000 + 1
-    # each of the 8 clients posts one request at a time, so together they were busy at most
-    # 8 x that time
-    assert latency["mean"] * latency["n"] <= 8 * (burst["seconds_to_accept"] * 1000 + 1)
-    assert burst["accepted_per_s"] == pytest.approx(40 / burst["seconds_to_accept"], rel=0.01)
+    # each client posts one request at a time, so together they were busy at most CLIENTS x
+    # that time
+    assert latency["mean"] * latency["n"] <= CLIENTS * (burst["seconds_to_accept"] * 1000 + 1)
+    assert burst["accepted_per_s"] == pytest.approx(REQUESTS / burst["seconds_to_accept"], rel=0.01)
     drain = result["drain"]
     assert drain["poison"] == drain["dead_lettered"] == 1
     assert drain["poison_failures_logged"] == result["stack"]["max_receive_count"] == 5
     # at least once: one line per accepted or enqueued message, more only after a redelivery
     # (which the checks above explained)
-    assert result["processed_lines"] >= 40 + 8 + 40 - 1
+    assert result["processed_lines"] >= REQUESTS + CLIENTS + REQUESTS - 1
     assert "PASSED" in done.stdout
 
 

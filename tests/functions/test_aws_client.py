@@ -47,6 +47,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_profile import examples
 from moto.sqs.models import Message as MotoMessage
 
 from local.moto_server import EmbeddedAws
@@ -55,6 +56,9 @@ ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 BOTO_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=2)
+PATIENT_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=30)
+"""For setting up and reading the embedded moto, which is not what these tests check: its first
+call of a service loads that service (SSM imports all of EC2), seconds on a loaded machine."""
 PROPERTY_SETTINGS = settings(
     deadline=None,
     database=None,
@@ -267,6 +271,15 @@ def env_for(endpoint: str | None = None, **extra: str) -> dict[str, str]:
 
 def sqs_client(env: dict[str, str], **timeouts: float) -> Any:
     return opened(aws.SQS(environ=env, **{"connect_timeout": 0.5, "read_timeout": 0.5, **timeouts}))
+
+
+MOTO_TIMEOUTS = {"connect_timeout": 5.0, "read_timeout": 30.0}
+"""The client's timeouts against the embedded moto, where they are not what a test checks: a
+child process that a loaded machine can keep from answering for seconds."""
+
+
+def moto_sqs_client(env: dict[str, str]) -> Any:
+    return sqs_client(env, **MOTO_TIMEOUTS)
 
 
 def ssm_client(env: dict[str, str]) -> Any:
@@ -539,7 +552,7 @@ def signing_cases(draw: st.DrawFn) -> SigningCase:
     )
 
 
-@settings(PROPERTY_SETTINGS, max_examples=200)
+@settings(PROPERTY_SETTINGS, max_examples=examples(200))
 @given(case=signing_cases())
 def test_signature_is_byte_identical_to_botocore(case: SigningCase) -> None:
     # GIVEN a generated request and credentials
@@ -1312,7 +1325,7 @@ def _provision(embedded: EmbeddedAws) -> Moto:
         aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap", region_name=REGION
     )
     iam, sts, sqs, ssm = clients = [
-        session.client(name, endpoint_url=endpoint, config=BOTO_CONFIG)
+        session.client(name, endpoint_url=endpoint, config=PATIENT_CONFIG)
         for name in ("iam", "sts", "sqs", "ssm")
     ]
     queue = sqs.create_queue(QueueName="aws-client-queue")["QueueUrl"]
@@ -1351,7 +1364,7 @@ def _provision(embedded: EmbeddedAws) -> Moto:
     reader = session.client(
         "sqs",
         endpoint_url=endpoint,
-        config=BOTO_CONFIG,
+        config=PATIENT_CONFIG,
         aws_access_key_id=anywhere["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=anywhere["AWS_SECRET_ACCESS_KEY"],
     )
@@ -1385,7 +1398,7 @@ def moto() -> Iterator[Moto]:
 
 def test_standard_message_with_attributes_arrives_intact(moto: Moto) -> None:
     # GIVEN the role's temporary credentials and no endpoint override: the queue URL's host
-    client = sqs_client(dict(moto.role))
+    client = moto_sqs_client(dict(moto.role))
     body = '{"aspect_type": "create", "name": "Zürich ☃ 🚲"}'
     attributes: dict[str, str | bytes] = {"path": "/hook", "requestId": "r-1", "raw": b"\x00\xff"}
 
@@ -1404,7 +1417,7 @@ def test_standard_message_with_attributes_arrives_intact(moto: Moto) -> None:
 
 
 def test_fifo_message_keeps_its_group_and_deduplication_id(moto: Moto) -> None:
-    client = sqs_client(dict(moto.role))
+    client = moto_sqs_client(dict(moto.role))
     dedup = uuid.uuid4().hex
     sent = client.send_message(
         moto.fifo_url, "fifo", {"route": "strava"}, group_id="athlete-7", deduplication_id=dedup
@@ -1417,7 +1430,7 @@ def test_fifo_message_keeps_its_group_and_deduplication_id(moto: Moto) -> None:
 
 
 def test_secure_string_parameter_is_read_decrypted(moto: Moto) -> None:
-    ssm = ssm_client({**moto.role, "AWS_ENDPOINT_URL": moto.endpoint})
+    ssm = opened(aws.SSM(environ={**moto.role, "AWS_ENDPOINT_URL": moto.endpoint}, **MOTO_TIMEOUTS))
     parameter = ssm.get_parameter(PARAMETER)
     assert (parameter.type, parameter.value) == ("SecureString", "s3cr3t-token")
     with pytest.raises(aws.ParameterNotFoundError) as caught:
@@ -1428,7 +1441,7 @@ def test_secure_string_parameter_is_read_decrypted(moto: Moto) -> None:
 def test_missing_queue_is_queue_does_not_exist(moto: Moto) -> None:
     # moto authorizes a queue that does not exist against "*": the role scoped to the project's
     # queues would be refused first, so a user allowed on every queue asks
-    client = sqs_client(dict(moto.anywhere))
+    client = moto_sqs_client(dict(moto.anywhere))
     with pytest.raises(aws.QueueDoesNotExistError) as caught:
         client.send_message(moto.queue_url.replace("aws-client-queue", "aws-client-gone"), "x")
     assert (caught.value.code, caught.value.error_type) == (NON_EXISTENT, "QueueDoesNotExist")
@@ -1450,7 +1463,7 @@ def test_refused_credentials_are_access_denied(moto: Moto, who: str, code: str) 
         "wrong-token": {**moto.role, "AWS_SESSION_TOKEN": "not-the-token"},
     }[who]
     with pytest.raises(aws.AccessDeniedError) as caught:
-        sqs_client(dict(env)).send_message(moto.queue_url, "x")
+        moto_sqs_client(dict(env)).send_message(moto.queue_url, "x")
     assert (caught.value.code, caught.value.retryable) == (code, False)
     assert "not-the-secret" not in str(caught.value)
 
@@ -1458,7 +1471,7 @@ def test_refused_credentials_are_access_denied(moto: Moto, who: str, code: str) 
 def test_credentials_changed_under_a_warm_client_are_used(moto: Moto) -> None:
     # GIVEN a client created while the environment held a user without permissions
     env = dict(moto.nobody)
-    client = sqs_client(env)
+    client = moto_sqs_client(env)
     with pytest.raises(aws.AccessDeniedError):
         client.send_message(moto.queue_url, "x")
 
@@ -1479,7 +1492,7 @@ def test_container_credentials_sign_a_send(
     endpoint = serve(lambda _: json_answer(200, document))
     env = {"AWS_REGION": REGION, "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"{endpoint.url}/creds"}
     env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = "pod-token"
-    client = sqs_client(env)
+    client = moto_sqs_client(env)
 
     # WHEN two messages are sent THEN both are accepted, and the endpoint was asked once
     for body in ("one", "two"):

@@ -461,7 +461,10 @@ def test_a_read_timeout_after_sqs_took_the_message_can_queue_it_twice(
     assert len(sqs.sends) == 2
     assert sqs.sends[0] == sqs.sends[1]
     assert outcome.body["message_id"] == sqs.script[1].body["MessageId"]
-    assert 1.0 <= outcome.seconds < DEADLINE_SECONDS
+    # AND the first attempt waited out its read timeout, the whole call stayed within the budget
+    # (a loaded machine can take most of a second to answer the retry: the 1.9 s deadline of
+    # the default budget is not what this test is about)
+    assert 1.0 <= outcome.seconds < listener._SEND_BUDGET_SECONDS
 
 
 # --- SQS cannot be reached -----------------------------------------------------------------------

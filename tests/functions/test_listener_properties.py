@@ -34,6 +34,7 @@ from environments import listener_env
 from factories import LambdaContext, event_body, function_url_event, receive_messages
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from hypothesis_profile import examples
 
 LoadFunction = Callable[..., Any]  # conftest.load_function
 
@@ -60,7 +61,7 @@ STRAVA_EVENTS = tuple(
 STRAVA_NUMBERS = ("owner_id", "object_id", "event_time", "subscription_id")
 STRAVA_WORDS = ("object_type", "aspect_type")
 LISTENER_STATUSES = frozenset({200, 400, 401, 403, 404, 405, 413, 415, 503})
-MAIN_EXAMPLES = 400
+MAIN_EXAMPLES = examples(400)
 
 # Characters an SQS message may carry (SQS API reference, SendMessage: #x9 | #xA | #xD |
 # #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF).
@@ -691,7 +692,7 @@ def test_every_request_is_answered_and_only_a_200_post_is_queued(
     exercise(case)
 
 
-@settings(PROPERTY_SETTINGS, max_examples=300)
+@settings(PROPERTY_SETTINGS, max_examples=examples(300))
 @given(case=broken_requests())
 def test_malformed_events_never_raise_and_never_enqueue_without_200(
     exercise: Callable[[Case], None], case: Case

@@ -26,6 +26,7 @@ import pytest
 from factories import LambdaContext, listener_attributes, sqs_event, sqs_record
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from hypothesis_profile import examples
 
 FIFO_QUEUE = "async-webhook-queue.fifo"
 STANDARD_QUEUE = "async-webhook-queue"
@@ -188,7 +189,7 @@ class FailingProcess:
 
 
 @settings(
-    max_examples=500,
+    max_examples=examples(500),
     deadline=None,
     database=None,
     print_blob=True,

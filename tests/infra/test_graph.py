@@ -25,9 +25,9 @@ COMPONENT_TYPES = {
 }
 
 
-def test_dev_stack_declares_the_pipeline_and_nothing_more(run_program):
+def test_dev_stack_declares_the_pipeline_and_nothing_more(dev_stack):
     # GIVEN the dev stack WHEN the program runs
-    stack = run_program()
+    stack = dev_stack
     # THEN it declares exactly the pipeline of the design
     assert len(stack.of_type(":Function")) == 2
     assert len(stack.of_type(":FunctionUrl")) == 1
@@ -62,8 +62,8 @@ def test_each_route_secret_is_one_secure_parameter_of_its_own(run_program):
         assert parameter["value"] == {SECRET_SIG: SECRET_VALUE, "value": value}
 
 
-def test_every_aws_resource_is_parented_to_a_component(run_program):
-    stack = run_program()
+def test_every_aws_resource_is_parented_to_a_component(dev_stack):
+    stack = dev_stack
     for resource in stack.declared:
         if resource.type in COMPONENT_TYPES:
             continue
@@ -71,14 +71,14 @@ def test_every_aws_resource_is_parented_to_a_component(run_program):
         assert parent_type in COMPONENT_TYPES, f"{resource.name} is parented to {parent_type}"
 
 
-def test_components_use_project_type_tokens(run_program):
-    stack = run_program()
+def test_components_use_project_type_tokens(dev_stack):
+    stack = dev_stack
     declared = {r.type for r in stack.declared if r.type.startswith("async-webhook:")}
     assert declared == COMPONENT_TYPES
 
 
-def test_child_names_derive_from_their_component(run_program):
-    stack = run_program()
+def test_child_names_derive_from_their_component(dev_stack):
+    stack = dev_stack
     for resource in stack.declared:
         if resource.type in COMPONENT_TYPES:
             continue
@@ -86,8 +86,8 @@ def test_child_names_derive_from_their_component(run_program):
         assert component in {"webhook", "listener", "processor", "monitoring"}, resource.name
 
 
-def test_outputs_follow_the_contract(run_program):
-    stack = run_program()
+def test_outputs_follow_the_contract(dev_stack):
+    stack = dev_stack
     outputs = stack.outputs
     for name in (
         "listener_url",
@@ -130,9 +130,9 @@ def _archive_names(archive: pulumi.AssetArchive) -> set[str]:
 
 
 @pytest.mark.parametrize("function", ["listener", "processor"])
-def test_each_function_is_packaged_from_its_own_folder_only(run_program, function):
+def test_each_function_is_packaged_from_its_own_folder_only(dev_stack, function):
     # GIVEN the dev stack WHEN the program runs
-    stack = run_program()
+    stack = dev_stack
     archive = stack.one(":Function", function).inputs["code"]
     assert isinstance(archive, pulumi.AssetArchive)
     root = Path(__file__).resolve().parents[2]

@@ -21,9 +21,9 @@ def _dynamodb_statements(stack: Any, function: str) -> list[dict[str, Any]]:
     ]
 
 
-def test_off_by_default_no_table_and_no_dynamodb_access(run_program):
+def test_off_by_default_no_table_and_no_dynamodb_access(dev_stack):
     # GIVEN the dev stack (idempotency: false) WHEN the program runs
-    stack = run_program()
+    stack = dev_stack
     # THEN no table, no DynamoDB permission, and nothing about it in the processor's environment
     assert stack.of_type("dynamodb/table:Table") == []
     assert _dynamodb_statements(stack, "processor") == []

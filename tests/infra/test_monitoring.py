@@ -32,9 +32,9 @@ def _alarms(stack: Any) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_every_alarm_notifies_the_topic_when_it_fires_and_when_it_clears(run_program):
+def test_every_alarm_notifies_the_topic_when_it_fires_and_when_it_clears(dev_stack):
     # GIVEN the dev stack (alarms on by default)
-    stack = run_program()
+    stack = dev_stack
     topic = stack.one("sns/topic:Topic").state["arn"]
     alarms = _alarms(stack)
     # THEN each signal has its alarm, and each alarm tells the one topic both ways
@@ -54,8 +54,8 @@ def test_every_alarm_notifies_the_topic_when_it_fires_and_when_it_clears(run_pro
         assert alarm["alarmDescription"], name
 
 
-def test_each_alarm_watches_its_own_signal(run_program):
-    stack = run_program()
+def test_each_alarm_watches_its_own_signal(dev_stack):
+    stack = dev_stack
     dlq = stack.outputs["dlq_arn"].rsplit(":", 1)[1]
     queue = stack.outputs["queue_arn"].rsplit(":", 1)[1]
     listener = stack.outputs["listener_function_name"]
@@ -89,9 +89,9 @@ def test_each_alarm_watches_its_own_signal(run_program):
     assert p99["evaluateLowSampleCountPercentiles"] == "evaluate"
 
 
-def test_thresholds_periods_and_missing_data_are_what_the_docs_say(run_program):
+def test_thresholds_periods_and_missing_data_are_what_the_docs_say(dev_stack):
     # GIVEN the defaults
-    alarms = _alarms(run_program())
+    alarms = _alarms(dev_stack)
     shape = {
         name: (
             a["comparisonOperator"],
@@ -150,10 +150,10 @@ def test_configured_thresholds_reach_the_alarms(run_program):
     assert lines["Duration (ms)"] == 1500
 
 
-def test_the_topic_is_encrypted_with_a_key_cloudwatch_may_use(run_program):
+def test_the_topic_is_encrypted_with_a_key_cloudwatch_may_use(dev_stack):
     # CloudWatch cannot publish to a topic under the AWS-managed alias/aws/sns key: every
     # notification would fail silently. The topic's key must grant CloudWatch its two actions.
-    stack = run_program()
+    stack = dev_stack
     key = stack.one("kms/key:Key")
     topic = stack.one("sns/topic:Topic").inputs
     assert topic["kmsMasterKeyId"] == key.state["arn"]
@@ -183,8 +183,8 @@ def test_an_alarm_email_is_subscribed_to_the_topic(run_program, email):
     assert subscription.inputs["topic"] == stack.one("sns/topic:Topic").state["arn"]
 
 
-def test_the_rejected_filter_feeds_the_rejected_alarm_from_the_listeners_log_group(run_program):
-    stack = run_program()
+def test_the_rejected_filter_feeds_the_rejected_alarm_from_the_listeners_log_group(dev_stack):
+    stack = dev_stack
     metric_filter = stack.one(":LogMetricFilter").inputs
     assert metric_filter["logGroupName"] == stack.one(":LogGroup", "listener-logs").inputs["name"]
     assert metric_filter["pattern"] == rejected_pattern()
@@ -242,8 +242,8 @@ def _widgets(stack: Any) -> list[dict[str, Any]]:
     return widgets
 
 
-def test_the_dashboard_shows_every_signal_of_the_alarms(run_program):
-    stack = run_program()
+def test_the_dashboard_shows_every_signal_of_the_alarms(dev_stack):
+    stack = dev_stack
     widgets = _widgets(stack)
     listener = stack.outputs["listener_function_name"]
     processor = stack.outputs["processor_function_name"]
@@ -284,10 +284,10 @@ def test_the_dashboard_shows_every_signal_of_the_alarms(run_program):
     assert set(alarm_widget["properties"]["alarms"]) == arns and len(arns) == 8
 
 
-def test_the_dashboard_widgets_tile_the_grid_without_overlap(run_program):
+def test_the_dashboard_widgets_tile_the_grid_without_overlap(dev_stack):
     # A dashboard's grid is 24 columns wide; the console moves widgets that overlap.
     cells: set[tuple[int, int]] = set()
-    for widget in _widgets(run_program()):
+    for widget in _widgets(dev_stack):
         x, y, width, height = (widget[k] for k in ("x", "y", "width", "height"))
         assert x >= 0 and x + width <= 24, widget
         covered = {(column, row) for column in range(x, x + width) for row in range(y, y + height)}
@@ -295,8 +295,8 @@ def test_the_dashboard_widgets_tile_the_grid_without_overlap(run_program):
         cells |= covered
 
 
-def test_the_dashboard_url_is_exported_for_the_stacks_region(run_program):
-    stack = run_program()
+def test_the_dashboard_url_is_exported_for_the_stacks_region(dev_stack):
+    stack = dev_stack
     name = stack.one(":Dashboard").inputs["dashboardName"]
     assert name == PREFIX
     assert stack.outputs["dashboard_url"] == (

@@ -76,9 +76,9 @@ def test_protect_data_protects_both_queues_and_nothing_else(run_program, protect
     assert protected == ({"webhook-queue", "webhook-dlq"} if protect else set())
 
 
-def test_the_dev_stack_does_not_protect_its_queues(run_program):
+def test_the_dev_stack_does_not_protect_its_queues(dev_stack):
     # A dev stack is torn down and recreated freely; production stacks set protectData: true.
-    stack = run_program()
+    stack = dev_stack
     assert not any(r.protect for r in stack.declared)
 
 
@@ -104,8 +104,10 @@ def _role_statements(stack: Any, function: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("function", ["listener", "processor"])
-def test_tracing_turns_on_active_mode_with_exactly_the_two_write_actions(run_program, function):
-    off = run_program()
+def test_tracing_turns_on_active_mode_with_exactly_the_two_write_actions(
+    dev_stack, run_program, function
+):
+    off = dev_stack
     on = run_program({"tracing": True})
     assert "tracingConfig" not in off.one(":Function", function).inputs
     assert on.one(":Function", function).inputs["tracingConfig"] == {"mode": "Active"}

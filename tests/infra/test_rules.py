@@ -42,16 +42,16 @@ def _resources(statement: dict[str, Any]) -> set[str]:
     return {resource} if isinstance(resource, str) else set(resource)
 
 
-def test_one_role_per_function(run_program):
-    stack = run_program()
+def test_one_role_per_function(dev_stack):
+    stack = dev_stack
     roles = [f.inputs["role"] for f in stack.of_type(":Function")]
     assert len(roles) == len(set(roles)) == 2
     trust = json.loads(stack.of_type("iam/role:Role")[0].inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
 
 
-def test_listener_may_only_send_to_the_main_queue(run_program):
-    stack = run_program()
+def test_listener_may_only_send_to_the_main_queue(dev_stack):
+    stack = dev_stack
     queue_arn = stack.one("sqs/queue:Queue", "webhook-queue").state["arn"]
     statements = _statements_of(stack, _role_of(stack, "listener"))
     sqs = [s for s in statements if any(a.startswith("sqs:") for a in _actions(s))]
@@ -82,8 +82,8 @@ def _actions_of(stack, function_name: str) -> set[str]:
     return {a for s in _statements_of(stack, _role_of(stack, function_name)) for a in _actions(s)}
 
 
-def test_processor_may_only_consume_the_main_queue(run_program):
-    stack = run_program()
+def test_processor_may_only_consume_the_main_queue(dev_stack):
+    stack = dev_stack
     queue_arn = stack.one("sqs/queue:Queue", "webhook-queue").state["arn"]
     statements = _statements_of(stack, _role_of(stack, "processor"))
     sqs = [s for s in statements if any(a.startswith("sqs:") for a in _actions(s))]
@@ -93,8 +93,8 @@ def test_processor_may_only_consume_the_main_queue(run_program):
 
 
 @pytest.mark.parametrize("function", ["listener", "processor"])
-def test_functions_log_only_to_their_own_log_group(run_program, function):
-    stack = run_program()
+def test_functions_log_only_to_their_own_log_group(dev_stack, function):
+    stack = dev_stack
     group = stack.one(":LogGroup", f"{function}-logs")
     statements = _statements_of(stack, _role_of(stack, function))
     logs = [s for s in statements if any(a.startswith("logs:") for a in _actions(s))]
@@ -105,8 +105,8 @@ def test_functions_log_only_to_their_own_log_group(run_program, function):
 
 
 @pytest.mark.parametrize("function", ["listener", "processor"])
-def test_each_function_logs_to_its_own_explicit_log_group(run_program, function):
-    stack = run_program()
+def test_each_function_logs_to_its_own_explicit_log_group(dev_stack, function):
+    stack = dev_stack
     fn = stack.one(":Function", function)
     group = stack.one(":LogGroup", f"{function}-logs")
     assert group.inputs["name"] == f"/aws/lambda/{fn.inputs['name']}"
@@ -115,8 +115,8 @@ def test_each_function_logs_to_its_own_explicit_log_group(run_program, function)
 
 
 @pytest.mark.parametrize("queue", ["webhook-queue", "webhook-dlq"])
-def test_queues_deny_requests_without_tls(run_program, queue):
-    stack = run_program()
+def test_queues_deny_requests_without_tls(dev_stack, queue):
+    stack = dev_stack
     declared = stack.one("sqs/queue:Queue", queue)
     policies = [
         p for p in stack.of_type(":QueuePolicy") if p.inputs["queueUrl"] == declared.state["url"]
@@ -129,8 +129,8 @@ def test_queues_deny_requests_without_tls(run_program, queue):
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_main_queue_redrives_to_its_own_dlq_which_only_it_may_redrive_to(run_program):
-    stack = run_program()
+def test_main_queue_redrives_to_its_own_dlq_which_only_it_may_redrive_to(dev_stack):
+    stack = dev_stack
     queue = stack.one("sqs/queue:Queue", "webhook-queue")
     dlq = stack.one("sqs/queue:Queue", "webhook-dlq")
     redrive = json.loads(queue.inputs["redrivePolicy"])
@@ -154,15 +154,15 @@ def test_visibility_timeout_is_derived_from_the_consumer(run_program, overrides,
     assert queue.inputs["visibilityTimeoutSeconds"] == expected
 
 
-def test_function_url_only_on_the_listener_and_public_by_default(run_program):
-    stack = run_program()
+def test_function_url_only_on_the_listener_and_public_by_default(dev_stack):
+    stack = dev_stack
     (url,) = stack.of_type(":FunctionUrl")
     assert url.inputs["functionName"] == stack.one(":Function", "listener").inputs["name"]
     assert url.inputs["authorizationType"] == "NONE"
 
 
-def test_public_url_permissions_are_exactly_what_aws_requires(run_program):
-    stack = run_program()
+def test_public_url_permissions_are_exactly_what_aws_requires(dev_stack):
+    stack = dev_stack
     listener = stack.one(":Function", "listener").inputs["name"]
     url = stack.one(":FunctionUrl")
     permissions = stack.of_type(":Permission")
@@ -195,8 +195,8 @@ def test_iam_auth_url_grants_nothing_public(run_program):
 
 
 @pytest.mark.parametrize("function", ["listener", "processor"])
-def test_runtime_is_current_python_on_arm64_by_default(run_program, function):
-    stack = run_program()
+def test_runtime_is_current_python_on_arm64_by_default(dev_stack, function):
+    stack = dev_stack
     fn = stack.one(":Function", function)
     family, version = fn.inputs["runtime"][:6], fn.inputs["runtime"][6:]
     assert family == "python"
@@ -204,8 +204,8 @@ def test_runtime_is_current_python_on_arm64_by_default(run_program, function):
     assert fn.inputs["architectures"] == ["arm64"]
 
 
-def test_mapping_feeds_the_processor_from_the_main_queue(run_program):
-    stack = run_program()
+def test_mapping_feeds_the_processor_from_the_main_queue(dev_stack):
+    stack = dev_stack
     mapping = stack.one(":EventSourceMapping")
     assert (
         mapping.inputs["eventSourceArn"]

@@ -18,13 +18,13 @@ def listener_config(stack: Any) -> dict[str, Any]:
     return config
 
 
-def test_dev_stack_file_values_reach_the_resources(run_program):
+def test_dev_stack_file_values_reach_the_resources(dev_stack):
     config = load_stack_config(ROOT, "dev").values
 
     def value(key: str) -> object:
         return json.loads(config[f"async-webhook:{key}"])
 
-    stack = run_program()
+    stack = dev_stack
     listener = stack.one(":Function", "listener").inputs
     processor = stack.one(":Function", "processor").inputs
     queue = stack.one("sqs/queue:Queue", "webhook-queue").inputs
@@ -124,8 +124,8 @@ def test_fifo_stack_declares_fifo_queues_and_group_field(run_program):
     assert "maximumBatchingWindowInSeconds" not in stack.one(":EventSourceMapping").inputs
 
 
-def test_standard_stack_sets_no_fifo_only_attributes(run_program):
-    stack = run_program()
+def test_standard_stack_sets_no_fifo_only_attributes(dev_stack):
+    stack = dev_stack
     queue = stack.one("sqs/queue:Queue", "webhook-queue").inputs
     assert queue.get("fifoQueue") is False
     assert "contentBasedDeduplication" not in queue

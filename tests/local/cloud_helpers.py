@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import http.client
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -105,6 +107,17 @@ def processed_ids(log_dir: Path, function_name: str) -> set[str]:
     return ids
 
 
+def worker_receive_counts(log: str, body: str) -> list[int]:
+    """The receive counts the fixture worker logged for ``body`` ("worker got BODY receive=N"),
+    in log order: delivery is at least once, so a body may come back, with a higher count."""
+    return [int(n) for n in re.findall(rf"worker got {re.escape(body)} receive=(\d+)$", log, re.M)]
+
+
+def redelivered_only(counts: list[int]) -> bool:
+    """First received once, then again only on redeliveries (each with a higher count)."""
+    return bool(counts) and counts[0] == 1 and counts == sorted(set(counts))
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -134,9 +147,15 @@ def log_text(log_dir: Path, function_name: str) -> str:
     return path.read_text() if path.exists() else ""
 
 
+@functools.cache
+def _session() -> boto3.session.Session:
+    """One session for the tests' clients: a new one parses each service's model again."""
+    return boto3.session.Session()
+
+
 def aws_client(service: str, cloud: Any, region: str = "us-east-1") -> Any:
     """A client of a running LocalCloud's embedded AWS, signed as its deployer."""
-    return boto3.session.Session().client(
+    return _session().client(
         service, endpoint_url=cloud.endpoint_url, region_name=region, **cloud.credentials
     )
 

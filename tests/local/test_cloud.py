@@ -30,6 +30,10 @@ from local import cli as local_cli
 from local.cloud import LocalCloud
 
 EVENTS = ROOT / "events"
+STOP_SECONDS = 10.0
+"""A stop waits at most 1.5 s for each poller's long poll and 4 s for moto to write its snapshot
+(local/poller.py, local/moto_server.py): about 6 s at worst, more on a loaded machine. A stop
+that waited for an invocation (the processor may run 30 s) or for a hung child breaks it."""
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +77,12 @@ def test_post_is_answered_then_processed_within_two_seconds(dev_cloud: LocalClou
 def test_a_burst_from_twenty_clients_is_all_accepted_and_all_processed(dev_cloud: LocalCloud):
     # GIVEN the dev stack: no reserved concurrency, so only the account limit (1,000) throttles
     url = dev_cloud.outputs["listener_url"]
-    # WHEN 300 POSTs arrive from 20 clients at once (more than this machine runs workers for)
-    answers = burst(url, "append_queue", total=300, clients=20)
+    # WHEN 100 POSTs arrive from 20 clients at once (more than this machine runs workers for)
+    answers = burst(url, "append_queue", total=100, clients=20)
     # THEN every one is accepted, as on AWS: past the machine's capacity they wait for a worker
-    assert Counter(status for status, _, _ in answers) == {200: 300}
+    assert Counter(status for status, _, _ in answers) == {200: 100}
     ids = {json.loads(body)["message_id"] for _, _, body in answers}
-    assert len(ids) == 300
+    assert len(ids) == 100
     # AND every message id reaches the processor (at least once)
     processor = dev_cloud.outputs["processor_function_name"]
     wait_for(
@@ -242,7 +246,7 @@ def test_cli_serves_from_another_folder_and_stops_cleanly_on_sigterm(tmp_path: P
     try:
         lines: list[str] = []
         assert proc.stdout is not None
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 45  # a start-up, on a machine that may be busy
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
@@ -278,12 +282,18 @@ def test_cli_serves_from_another_folder_and_stops_cleanly_on_sigterm(tmp_path: P
         children = _descendants(proc.pid)
         assert children, "expected the embedded AWS and function workers as child processes"
         proc.send_signal(signal.SIGTERM)
-        # THEN it exits 0 within 5 s and leaves no process behind
-        assert proc.wait(timeout=5) == 0
+        # THEN it stops within STOP_SECONDS of taking the signal ("Stopping..."), exits 0 and
+        # leaves no process behind
+        while (line := proc.stdout.readline()) not in ("Stopping...\n", ""):
+            pass  # the functions' log lines before it
+        assert line == "Stopping...\n"
+        began = time.monotonic()
+        assert proc.wait(timeout=60) == 0
+        assert time.monotonic() - began < STOP_SECONDS
         rest = proc.stdout.read()
         assert "Stopped." in rest
         try:
-            wait_for(lambda: not _running(children), timeout=5, what="every child to exit")
+            wait_for(lambda: not _running(children), timeout=10, what="every child to exit")
         except AssertionError:
             raise AssertionError(f"left behind: {sorted(_running(children))}") from None
     finally:

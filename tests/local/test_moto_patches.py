@@ -47,6 +47,8 @@ def test_any_other_version_fails_naming_installed_and_supported(version: str) ->
     [
         moto_patches.patch_server,
         moto_patches.teach_ssm_resources,
+        moto_patches.teach_table_resources,
+        lambda: moto_patches.when_service_loads({}),
         moto_patches.authorize_batches_as_aws_does,
         moto_patches.speed_up_moto,
         moto_patches.enforce_iam,

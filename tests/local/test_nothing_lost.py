@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
-import time
 from pathlib import Path
 
 from cloud_helpers import (
@@ -38,17 +38,20 @@ def test_a_worker_killed_mid_batch_loses_no_message(tmp_path: Path):
         )
         wait_for(
             lambda: "worker got hold-a receive=1" in log_text(cloud.log_dir, worker),
-            timeout=5,
+            timeout=30,
             what="the worker to start the batch",
         )
-        # WHEN its worker process is killed in the middle of the batch
-        (pid,) = function.worker_pids()
-        os.kill(pid, signal.SIGKILL)
+        # WHEN its worker process is killed in the middle of the batch (every worker of the
+        # function: SQS may hand the three out in more than one receive, so in more batches)
+        pids = function.worker_pids()
+        assert pids
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
         # THEN after the visibility timeout every message of the batch is processed
         for body in ("hold-a", "ok-b", "ok-c"):
             wait_for(
                 lambda body=body: f"worker done {body}" in log_text(cloud.log_dir, worker),
-                timeout=10,
+                timeout=30,
                 what=f"{body} to be processed after the kill",
             )
         log = log_text(cloud.log_dir, worker)
@@ -63,7 +66,7 @@ def test_a_worker_killed_mid_batch_loses_no_message(tmp_path: Path):
                     ]
                     == "0"
                 ),
-                timeout=5,
+                timeout=30,
                 what="an empty queue",
             )
 
@@ -93,15 +96,17 @@ def test_fifo_identical_posts_are_processed_once(tmp_path: Path):
         processor = cloud.outputs["processor_function_name"]
         wait_for(
             lambda: other[1]["message_id"] in log_text(cloud.log_dir, processor),
-            timeout=5,
+            timeout=30,
             what="the other event to be processed",
         )
-        time.sleep(0.5)
-        # AND the duplicated event was processed exactly once
+        # AND the duplicated event was one message, processed before the other event of its
+        # group (FIFO order), and again only on a redelivery (a higher receive count)
         processed = [
-            line
+            json.loads(line.partition(" ")[2])
             for line in log_text(cloud.log_dir, processor).splitlines()
             if "message processed" in line and '"object_id": 42' in line
         ]
-        assert len(processed) == 1, processed
-        assert '"group_id": "7"' in processed[0]
+        assert {record["message_id"] for record in processed} == {answers[0][1]["message_id"]}
+        counts = [record["receive_count"] for record in processed]
+        assert counts[0] == 1 and counts == sorted(set(counts)), counts
+        assert processed[0]["group_id"] == "7"

@@ -1,4 +1,5 @@
-"""The local cloud on a small fixture program: payload 2.0, errors, environment, IAM, batches."""
+"""The local cloud on a small fixture program: payload 2.0, errors, environment, IAM, batches,
+one server per stack."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from cloud_helpers import (
     burst,
     log_text,
     quiet,
+    redelivered_only,
     request,
     wait_for,
+    worker_receive_counts,
 )
 
-from local.cloud import LocalCloud
+from local.cloud import LocalCloud, StackBusyError
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +54,8 @@ def test_functions_share_the_account_and_machine_limits_given(fixture_cloud: Loc
 def test_reserved_concurrency_of_one_throttles_a_burst_with_429s(fixture_cloud: LocalCloud):
     # GIVEN a function with reserved concurrency 1 whose invocations take 20 ms
     url = fixture_cloud.outputs["reserved_url"]
-    # WHEN 300 POSTs arrive from 20 clients at once
-    answers = burst(url, "nap", total=300, clients=20)
+    # WHEN 100 POSTs arrive from 20 clients at once
+    answers = burst(url, "nap", total=100, clients=20)
     # THEN the excess is throttled with Lambda's 429, the rest is served
     statuses = Counter(status for status, _, _ in answers)
     assert set(statuses) == {200, 429}, statuses
@@ -146,12 +149,33 @@ def test_partial_batch_failure_retries_only_failed_records_then_dead_letters(
     dlq_url = fixture_cloud.outputs["dlq_url"]
     message = wait_for(
         lambda: sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1).get("Messages"),
-        timeout=12,
+        timeout=30,
         what="the failing record in the DLQ",
     )
     assert message[0]["Body"] == "fail-partial"
     log = log_text(fixture_cloud.log_dir, worker)
-    assert log.count("worker got ok-partial") == 1
+    # (at least once: the good one again only if its batch outlived the visibility timeout)
+    assert redelivered_only(worker_receive_counts(log, "ok-partial"))
     assert "worker got fail-partial receive=1" in log
     assert "worker got fail-partial receive=2" in log
     assert "worker got fail-partial receive=3" not in log
+
+
+def test_a_stack_is_served_once_and_the_second_try_leaves_the_first_alone(
+    fixture_cloud: LocalCloud,
+):
+    # GIVEN the fixture stack served from a state folder WHEN a second local cloud of the same
+    # stack and folder starts THEN it is refused
+    second = LocalCloud(
+        FIXTURE_PROGRAM,
+        stack="test",
+        port=0,
+        stream=quiet(),
+        state_root=fixture_cloud.state_dir.parent,
+    )
+    with pytest.raises(StackBusyError, match="already being served"):
+        second.start()
+    second.stop()
+    # AND the first one's state is untouched and it still serves
+    assert (fixture_cloud.state_dir / "outputs.json").exists()
+    assert request(fixture_cloud.outputs["echo_url"], "GET", "fine")[0] == 200
