@@ -8,7 +8,10 @@ a function's own role by test_programs.py::test_a_call_the_role_does_not_allow_i
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +21,8 @@ from botocore.exceptions import ClientError
 
 from local import moto_patches
 from local.moto_server import EmbeddedAws
+
+ROOT = Path(__file__).resolve().parents[2]
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -199,3 +204,38 @@ def test_message_timestamps_are_the_current_time(aws: Aws) -> None:
         QueueUrl=aws.queue_url, MessageSystemAttributeNames=["SentTimestamp"], WaitTimeSeconds=1
     )["Messages"]
     assert before <= int(messages[0]["Attributes"]["SentTimestamp"]) <= after
+
+
+SSM_WITHOUT_EC2 = """
+import json, sys
+from local import moto_patches
+moto_patches.patch_server()
+from moto import backends
+ssm = backends.get_backend("ssm")["123456789012"]["us-east-1"]
+ssm.put_parameter(name="/p", description="", value="v", parameter_type="String",
+                  allowed_pattern=None, keyid=None, overwrite=False, tags=[], data_type="text",
+                  tier=None, policies=None)
+loaded_before = "moto.ec2" in sys.modules
+value = ssm.get_parameter("/p").value
+import moto.ssm.models as models
+ec2 = models.ec2_backends["123456789012"]["us-east-1"]
+print(json.dumps({"ec2_loaded_with_ssm": loaded_before, "value": value,
+                  "ec2_backend": type(ec2).__name__}))
+"""
+
+
+def test_ssm_loads_without_ec2_and_reaches_the_real_ec2_when_asked() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SSM_WITHOUT_EC2],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout) == {
+        "ec2_loaded_with_ssm": False,
+        "value": "v",
+        "ec2_backend": "EC2Backend",
+    }
