@@ -81,18 +81,25 @@ def known_keys() -> list[str]:
     return [spec.key for cls in components().values() for _, spec in settings_of(cls)]
 
 
+FOREIGN_NAMESPACES = frozenset({"aws", "pulumi"})
+"""Namespaces that are never this program's: a key there that shares a name with one of ours is
+the provider's or Pulumi's own."""
+
+
 def parse_config(
     raw: Mapping[str, str],
     *,
     project: str,
     stack: str,
     secret_keys: Iterable[str] = (),
+    elsewhere: Iterable[Problem] = (),
 ) -> StackConfig:
     """`StackConfig` from raw values keyed without the project namespace, as the Pulumi CLI
     passes them (strings; lists and objects as JSON). Raises `ConfigError` listing every
-    broken rule; secret values are never shown in it."""
+    broken rule (``elsewhere``: those found outside the project's namespace first); secret
+    values are never shown in it."""
     secret = set(secret_keys)
-    problems: list[Problem] = []
+    problems: list[Problem] = list(elsewhere)
     for key in raw:
         if key in RETIRED:
             was_secret = key in secret or key == "verifyToken"  # a token, even if set in plain text
@@ -137,13 +144,35 @@ def parse_stack_values(
     secret = set(secret_keys)
     raw: dict[str, str] = {}
     own_secrets: list[str] = []
+    elsewhere: list[Problem] = []
+    ours = {*known_keys(), *RETIRED}
     for full_key, value in values.items():
         if full_key.startswith(prefix):
             key = full_key[len(prefix) :]
             raw[key] = value if isinstance(value, str) else json.dumps(value)
             if full_key in secret:
                 own_secrets.append(key)
-    return parse_config(raw, project=project, stack=stack, secret_keys=own_secrets)
+            continue
+        namespace, _, key = full_key.partition(":")
+        if namespace not in FOREIGN_NAMESPACES and _root(key) in ours:
+            # Pulumi hands a program every namespace; ours reads only the project's, so this
+            # key (left over from a rename of the project, or copied from another) would be
+            # ignored without a word.
+            shown = (
+                None
+                if full_key in secret
+                else json_or_text(value)
+                if isinstance(value, str)
+                else value
+            )
+            rule = (
+                f"set under '{namespace}', but this project is named '{project}' (Pulumi.yaml) "
+                f"and reads only its own keys: write it as {project}:{key}"
+            )
+            elsewhere.append(Problem(key, shown, rule, secret=shown is None, namespace=namespace))
+    return parse_config(
+        raw, project=project, stack=stack, secret_keys=own_secrets, elsewhere=elsewhere
+    )
 
 
 def load_config() -> StackConfig:

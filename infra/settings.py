@@ -34,6 +34,8 @@ class Problem:
     rule: str
     secret: bool = False
     """The value is (or may be) a secret: it is never kept, so it cannot be shown."""
+    namespace: str | None = None
+    """The key's own namespace when it is not the project's (a key set under another name)."""
 
     def __post_init__(self) -> None:
         if self.secret:
@@ -41,7 +43,7 @@ class Problem:
 
     def describe(self, namespace: str) -> str:
         shown = SECRET_SHOWN_AS if self.secret else json.dumps(self.value, default=str)
-        return f"{namespace}:{self.key} = {shown}: {self.rule}"
+        return f"{self.namespace or namespace}:{self.key} = {shown}: {self.rule}"
 
 
 class ConfigError(ValueError):

@@ -81,6 +81,14 @@ def test_small_load_run_loses_nothing_dead_letters_poison_and_spares_developer_s
     drain = result["drain"]
     assert drain["poison"] == drain["dead_lettered"] == 1
     assert drain["poison_failures_logged"] == result["stack"]["max_receive_count"] == 5
+    # AND the stack served is the fixture's as configured (bench/fixture/Pulumi.load.yaml), not
+    # the defaults: a setting the program ignored would pass every check above at this size
+    assert result["stack"] == {
+        "processor_timeout_s": 1,
+        "visibility_timeout_s": 6,
+        "max_receive_count": 5,
+        "listener_reserved_concurrency": 50,
+    }
     # at least once: one line per accepted or enqueued message, more only after a redelivery
     # (which the checks above explained)
     assert result["processed_lines"] >= REQUESTS + CLIENTS + REQUESTS - 1

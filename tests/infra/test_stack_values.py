@@ -6,6 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from infra.config import parse_stack_values
+from infra.settings import ConfigError
 from local.stackfile import load_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,3 +151,30 @@ def test_a_renamed_project_keeps_every_setting(run_program):
     assert [r["name"] for r in listener_config(stack)["routes"]] == ["demo", "strava"]
     assert stack.one(":Function", "listener").inputs["name"] == "hooks-renamed-dev-listener"
     assert stack.one("sqs/queue:Queue", "webhook-queue").inputs["name"] == "hooks-renamed-dev"
+
+
+def test_settings_left_under_the_old_name_of_a_renamed_project_are_refused_by_name() -> None:
+    # GIVEN the project renamed in Pulumi.yaml, but two settings (one secret) still under the
+    # old namespace beside one in the new and the provider's own
+    values = {
+        "aws:region": "eu-west-1",
+        "hooks-renamed:batchSize": "7",
+        "async-webhook:processorTimeoutSeconds": "1",
+        "async-webhook:routeSecrets": '{"gh": "s3cr3t"}',
+    }
+    # WHEN the stack's values are read
+    with pytest.raises(ConfigError) as raised:
+        parse_stack_values(
+            values,
+            project="hooks-renamed",
+            stack="dev",
+            secret_keys=["async-webhook:routeSecrets"],
+        )
+    # THEN each stray key is named with its namespace and the key to write instead, and the
+    # secret's value is never shown
+    message = str(raised.value)
+    assert [p.key for p in raised.value.problems] == ["processorTimeoutSeconds", "routeSecrets"]
+    assert "async-webhook:processorTimeoutSeconds = 1: set under 'async-webhook'" in message
+    assert "write it as hooks-renamed:processorTimeoutSeconds" in message
+    assert "write it as hooks-renamed:routeSecrets" in message
+    assert "s3cr3t" not in message
