@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -197,6 +198,10 @@ class WorkerPool(Generic[W]):
         self._cond = machine.cond
         self._idle: list[_Idle[W]] = []
         self._busy: dict[W, int] = {}  # worker -> code version
+        self._waiting: deque[object] = deque()
+        """Invocations waiting for a worker, first come first served (without it, whichever
+        waiter woke first took a freed worker: under 50 clients on 8 workers some waited 1.7 s
+        while the median waited 0.13 s)."""
         self._closed = False
 
     @property
@@ -218,7 +223,8 @@ class WorkerPool(Generic[W]):
             return len(self._idle)
 
     def checkout(self, version: int, timeout: float) -> Lease[W]:
-        """A worker running ``version`` of the code, or a slot to start one; may wait.
+        """A worker running ``version`` of the code, or a slot to start one; may wait, served in
+        the order the invocations of this function arrived.
 
         Raises CapacityTimeoutError after ``timeout`` seconds without either, PoolClosedError
         once the pool is closed.
@@ -227,34 +233,43 @@ class WorkerPool(Generic[W]):
         started = machine.clock()
         deadline = started + timeout
         lease: Lease[W] = Lease(worker=None)
+        ticket = object()
         with self._cond:
-            while True:
-                if self._closed:
-                    raise PoolClosedError(f"function {self.name!r} is closed")
-                self._sweep(version, lease)
-                if self._idle:
-                    entry = self._idle.pop()  # most recently used: the warmest
-                    self._busy[entry.worker] = entry.version
-                    lease.worker = entry.worker
-                    return lease
-                if machine.slots_used < machine.capacity:
-                    machine.slots_used += 1
-                    return lease
-                now = machine.clock()
-                patience_ends = min(started + machine.retire_grace, deadline)
-                wake = deadline
-                if bool(self._busy) and now < patience_ends:
-                    wake = patience_ends
-                else:
-                    victim, settles_at = machine._take_least_recently_used(self)
-                    if victim is not None:  # its slot passes to us
-                        lease.retired.append(victim)
-                        return lease
-                    if settles_at is not None:
-                        wake = min(wake, settles_at)
-                if now >= deadline:
-                    raise CapacityTimeoutError(machine.capacity, now - started)
-                self._cond.wait(max(0.0, wake - now))
+            try:
+                while True:
+                    if self._closed:
+                        raise PoolClosedError(f"function {self.name!r} is closed")
+                    self._sweep(version, lease)
+                    now = machine.clock()
+                    wake = deadline
+                    if not self._waiting or self._waiting[0] is ticket:
+                        if self._idle:
+                            entry = self._idle.pop()  # most recently used: the warmest
+                            self._busy[entry.worker] = entry.version
+                            lease.worker = entry.worker
+                            return lease
+                        if machine.slots_used < machine.capacity:
+                            machine.slots_used += 1
+                            return lease
+                        patience_ends = min(started + machine.retire_grace, deadline)
+                        if bool(self._busy) and now < patience_ends:
+                            wake = patience_ends
+                        else:
+                            victim, settles_at = machine._take_least_recently_used(self)
+                            if victim is not None:  # its slot passes to us
+                                lease.retired.append(victim)
+                                return lease
+                            if settles_at is not None:
+                                wake = min(wake, settles_at)
+                    if now >= deadline:
+                        raise CapacityTimeoutError(machine.capacity, now - started)
+                    if ticket not in self._waiting:
+                        self._waiting.append(ticket)
+                    self._cond.wait(max(0.0, wake - now))
+            finally:
+                if ticket in self._waiting:  # served, timed out or closed: the next one's turn
+                    self._waiting.remove(ticket)
+                    self._cond.notify_all()
 
     def started(self, worker: W, version: int) -> bool:
         """A worker was started in a granted slot; False if the pool closed meanwhile (the

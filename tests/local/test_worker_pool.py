@@ -320,3 +320,28 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def test_waiting_invocations_are_served_in_arrival_order_before_a_newcomer() -> None:
+    # GIVEN a function whose only worker is busy, and three invocations waiting for it in turn
+    machine = MachineCapacity(1, retire_grace=0)
+    pool: WorkerPool[FakeWorker] = machine.pool("fn")
+    worker = _start(pool, "only")
+    waiting = []
+    for count in (1, 2, 3):
+        waiting.append(InThread(lambda: pool.checkout(1, timeout=10)))
+        _wait_until_waiting(machine, count)
+    served: list[int] = []
+    for turn in range(3):
+        # WHEN the worker is released and, at once, a newcomer asks without waiting
+        assert pool.release(worker)
+        with pytest.raises(CapacityTimeoutError):
+            pool.checkout(1, timeout=0)
+        # THEN the longest waiter gets it, never the newcomer
+        deadline = time.monotonic() + 5
+        while not any(w.done for i, w in enumerate(waiting) if i not in served):
+            assert time.monotonic() < deadline, "no waiter was served"
+            time.sleep(0.005)
+        served += [i for i, w in enumerate(waiting) if w.done and i not in served]
+        assert served == list(range(turn + 1))
+        assert waiting[turn].result().worker is worker
