@@ -46,9 +46,9 @@ test: $(STAMP) $(BUNDLED) browser
 	$(PYTEST) -q
 
 # The edit loop: the program under mocks, the handlers against moto, the policy pack; nothing
-# that starts a local cloud. `make test` runs everything (it is what CI runs).
+# that starts a local cloud or pip (tests marked `pip`). `make test` runs everything (CI runs it).
 test-fast: $(STAMP)
-	$(PYTEST) -q tests/infra tests/functions tests/policy
+	$(PYTEST) -q -m "not pip" tests/infra tests/functions tests/policy
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

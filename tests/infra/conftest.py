@@ -201,3 +201,11 @@ def _dev_stack_evaluated() -> Stack:
 def dev_stack(_dev_stack_evaluated: Stack) -> Stack:
     """The dev stack as committed, evaluated once per test process: this test's own copy."""
     return copy.deepcopy(_dev_stack_evaluated)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that builds packages with pip (it takes the `wheels` folder) is marked `pip`:
+    `make test-fast` leaves those out (they start pip, seconds each), `make test` runs them."""
+    for item in items:
+        if "wheels" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.pip)
