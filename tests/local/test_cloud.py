@@ -75,7 +75,7 @@ def test_post_is_answered_then_processed_within_two_seconds(dev_cloud: LocalClou
 
 
 def test_a_burst_from_twenty_clients_is_all_accepted_and_all_processed(dev_cloud: LocalCloud):
-    # GIVEN the dev stack: no reserved concurrency, so only the account limit (1,000) throttles
+    # GIVEN the dev stack: a reserved concurrency of 20, as many as the clients below
     url = dev_cloud.outputs["listener_url"]
     # WHEN 100 POSTs arrive from 20 clients at once (more than this machine runs workers for)
     answers = burst(url, "append_queue", total=100, clients=20)
