@@ -263,6 +263,10 @@ def _error(status: int, reason: str, **headers: str) -> dict[str, Any]:
     return _response(status, {"error": reason}, **headers)
 
 
+def _too_large(limit: int) -> dict[str, Any]:
+    return _error(413, f"message too large for the queue (limit {limit} bytes)")
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -445,9 +449,8 @@ def _enqueue(
         if isinstance(value, str) and value.strip():
             attributes[name] = _sqs_safe(value, _MAX_HEADER_ATTRIBUTE_CHARS)
     limit = SETTINGS.max_message_bytes
-    too_large = _error(413, f"message too large for the queue (limit {limit} bytes)")
     if len(body) > limit:  # before verifying: no HMAC over a body that cannot be queued
-        return too_large, {"size": len(body)}
+        return _too_large(limit), {"size": len(body)}
 
     delivery_id: str | None = None
     if route.source != "none":
@@ -485,7 +488,7 @@ def _enqueue(
     attributes = {name: value for name, value in attributes.items() if value}  # SQS refuses ""
     size = message_size(body, attributes)
     if size > limit:
-        return too_large, {"size": size}
+        return _too_large(limit), {"size": size}
     params: dict[str, Any] = {
         "QueueUrl": SETTINGS.queue_url,
         "MessageBody": body,
