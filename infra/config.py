@@ -103,8 +103,7 @@ def parse_config(
     for key in raw:
         if key in RETIRED:
             was_secret = key in secret or key == "verifyToken"  # a token, even if set in plain text
-            shown = None if was_secret else json_or_text(raw[key])
-            problems.append(Problem(key, shown, RETIRED[key], secret=was_secret))
+            problems.append(Problem(key, json_or_text(raw[key]), RETIRED[key], secret=was_secret))
     rest = {k: v for k, v in raw.items() if k not in RETIRED}
     problems.extend(unknown_keys(rest, known_keys(), secret))
 
@@ -158,18 +157,14 @@ def parse_stack_values(
             # Pulumi hands a program every namespace; ours reads only the project's, so this
             # key (left over from a rename of the project, or copied from another) would be
             # ignored without a word.
-            shown = (
-                None
-                if full_key in secret
-                else json_or_text(value)
-                if isinstance(value, str)
-                else value
-            )
             rule = (
                 f"set under '{namespace}', but this project is named '{project}' (Pulumi.yaml) "
                 f"and reads only its own keys: write it as {project}:{key}"
             )
-            elsewhere.append(Problem(key, shown, rule, secret=shown is None, namespace=namespace))
+            problem = Problem(
+                key, json_or_text(value), rule, secret=full_key in secret, namespace=namespace
+            )
+            elsewhere.append(problem)
     return parse_config(
         raw, project=project, stack=stack, secret_keys=own_secrets, elsewhere=elsewhere
     )

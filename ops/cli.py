@@ -199,9 +199,14 @@ def sqs_client(stack: Stack, queue_url: str) -> Any:
     return boto3.client("sqs", config=config, **kwargs)
 
 
+def _stack_name(args: argparse.Namespace) -> str | None:
+    """The stack whose file holds the routes: -s, else dev for the local cloud (--local, or a
+    --state-dir, which implies it); None for a deployed stack named by Pulumi alone."""
+    return args.stack or ("dev" if args.local or args.state_dir is not None else None)
+
+
 def _stack_file(args: argparse.Namespace) -> str:
-    """The stack whose file holds the routes: -s, else dev for the local cloud."""
-    name = args.stack or ("dev" if args.local or args.state_dir is not None else None)
+    name = _stack_name(args)
     if name is None:
         raise UsageError("--route needs the stack whose file holds the routes: -s STACK")
     return str(name)
@@ -213,7 +218,7 @@ def _routes(args: argparse.Namespace) -> dict[str, StackRoute]:
 
 def _signer(route: StackRoute) -> webhook.Signer | None:
     """How `route`'s sender signs a body, now; None for routes that verify no signature."""
-    if route.source in ("none", "strava"):
+    if route.source in signing.NO_SECRET:
         return None
     secret = route.secret
     if secret is None:
@@ -254,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "strava":
         token = args.token or os.environ.get(strava.TOKEN_VARIABLE, "")
         path = args.path
-        if (not token or not path) and args.stack is None and not args.local:
+        if (not token or not path) and _stack_name(args) is None:
             missing = " and ".join(n for n, v in (("--token", token), ("--path", path)) if not v)
             raise UsageError(
                 f"pass {missing} (the token also as ${strava.TOKEN_VARIABLE}), or -s STACK / "
@@ -300,11 +305,12 @@ def _strava(args: argparse.Namespace, out: TextIO) -> int:
     if args.strava_command == "unsubscribe":
         confirm = None if args.yes else _confirm
         return strava.unsubscribe(api, subscription_id=args.id, confirm=confirm, out=out)
-    stack_file = args.stack or ("dev" if args.local else None)
     callback_url, token = strava.callback_and_token(
         callback_url=args.callback_url,
         verify_token=args.verify_token or os.environ.get(strava.TOKEN_VARIABLE),
-        defaults=lambda: strava.strava_route_defaults(args.cwd, stack_file, route=args.route),
+        defaults=lambda: strava.strava_route_defaults(
+            args.cwd, _stack_name(args), route=args.route
+        ),
         listener_url=lambda: _stack(args, ("listener_url",)).output("listener_url"),
     )
     return strava.subscribe(

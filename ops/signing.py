@@ -20,7 +20,7 @@ from typing import Any
 
 from ops.errors import UsageError
 
-_NO_SECRET = frozenset({"strava", "none"})
+NO_SECRET = frozenset({"strava", "none"})
 _HMAC_ALGORITHMS = ("sha256", "sha1", "sha512")
 
 
@@ -51,7 +51,7 @@ def sign(
 ) -> dict[str, str]:
     """The headers that make `body` a correctly signed request for `route` at time `now`."""
     source = route.get("source")
-    if source not in _NO_SECRET and not secret:
+    if source not in NO_SECRET and not secret:
         raise UsageError(f"route {route.get('name')!r} ({source}) needs its secret to sign")
     key = secret.encode("utf-8")
     stamp = str(int(now))
@@ -88,6 +88,6 @@ def sign(
         if not route.get("header"):
             raise UsageError(f"route {route.get('name')!r}: token needs its header")
         return {route["header"]: route.get("prefix", "") + secret}
-    if source in _NO_SECRET:
+    if source in NO_SECRET:
         return {}
     raise UsageError(f"route {route.get('name')!r}: cannot sign for source {source!r}")

@@ -64,3 +64,19 @@ def test_without_that_state_dir_ops_says_where_it_looked(
     assert code == 2
     assert str(PROGRAM / ".local" / STACK / "outputs.json") in err
     assert f"python -m local up -s {STACK}" in err
+
+
+def test_a_state_dir_alone_points_the_strava_handshake_at_the_local_dev_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a verify token from the environment, and no path, -s or --local: only --state-dir
+    monkeypatch.setenv("STRAVA_VERIFY_TOKEN", "t0ken")
+    root = Path(__file__).resolve().parents[2]
+    # WHEN the handshake is asked for
+    code = main(["strava", "handshake", "--state-dir", str(tmp_path), "-C", str(root)])
+    # THEN it took the Strava route from the dev stack file, as --state-dir implies --local, and
+    # looked for the served stack in that folder (nothing is served there)
+    err = capsys.readouterr().err
+    assert code != 0
+    assert f"stack 'dev' is not being served locally (no {tmp_path}" in err
+    assert "t0ken" not in err
