@@ -216,7 +216,10 @@ class LocalFunction:
         self.machine = machine or MachineCapacity()
         self.account.register(spec.name, spec.reserved_concurrency)
         self._pool: WorkerPool[WorkerProcess] = self.machine.pool(spec.name)
-        self._watcher = CodeWatcher((spec.code_dir, *spec.layer_paths))
+        # Only the function's own folder: its bundled packages and layers sit in folders named
+        # by what they hold (a change is a new folder and a new deploy), and scanning their
+        # hundreds of files would cost most invocations a millisecond.
+        self._watcher = CodeWatcher((spec.code_dir,))
         self._closed = threading.Event()
         self.on_invocation: Callable[[str, Invocation], None] | None = None
         """Called with (name, outcome) of every invocation, throttles included; e.g. the

@@ -239,10 +239,10 @@ class WorkerPool(Generic[W]):
                 while True:
                     if self._closed:
                         raise PoolClosedError(f"function {self.name!r} is closed")
-                    self._sweep(version, lease)
                     now = machine.clock()
                     wake = deadline
                     if not self._waiting or self._waiting[0] is ticket:
+                        self._sweep(version, lease)  # only the one whose turn it is
                         if self._idle:
                             entry = self._idle.pop()  # most recently used: the warmest
                             self._busy[entry.worker] = entry.version
