@@ -310,11 +310,11 @@ def read_queues(sqs: Any, consumers: Mapping[str, Sequence[str]]) -> list[QueueV
     for url in urls:
         try:
             attributes = sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["QueueArn", "RedrivePolicy"]
+                QueueUrl=url, AttributeNames=["QueueArn", "RedrivePolicy", *dlq.COUNT_ATTRIBUTES]
             )["Attributes"]
         except (BotoCoreError, ClientError) as exc:
             raise OpsError(f"cannot read {url}: {exc}") from exc
-        described.append((url, attributes, dlq.queue_counts(sqs, url)))
+        described.append((url, attributes, dlq.counts_from(attributes)))
     url_of = {attributes.get("QueueArn", ""): url for url, attributes, _ in described}
     policies = {url: _redrive_policy(attributes) for url, attributes, _ in described}
     sources: dict[str, list[str]] = {}

@@ -9,7 +9,7 @@ the main queue succeeded, so the worst case is a duplicate, never a gap.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -42,7 +42,15 @@ def queue_counts(sqs: Any, queue_url: str) -> dict[str, int]:
         result = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(_COUNTS))
     except AWS_ERRORS as exc:  # botocore's errors, reported with the URL
         raise OpsError(f"cannot read {queue_url}: {exc}") from exc
-    attributes = result.get("Attributes", {})
+    return counts_from(result.get("Attributes", {}))
+
+
+COUNT_ATTRIBUTES = tuple(_COUNTS)
+"""The queue attributes `counts_from` reads (ask for them with any others in one call)."""
+
+
+def counts_from(attributes: Mapping[str, Any]) -> dict[str, int]:
+    """visible / in flight / delayed from a GetQueueAttributes answer's Attributes."""
     visible, in_flight, delayed = (int(attributes.get(name, 0)) for name in _COUNTS)
     return {"visible": visible, "in_flight": in_flight, "delayed": delayed}
 
