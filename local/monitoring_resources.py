@@ -33,15 +33,21 @@ class Provider(Protocol):
     def client(self, service: str) -> Any: ...
 
 
-def monitoring_handlers(provider: Provider, warnings: list[str]) -> dict[str, Handler]:
+def monitoring_handlers(
+    provider: Provider, warnings: list[str], autoname: Callable[..., str]
+) -> dict[str, Handler]:
     """Type token -> handler, to add to the provider's; `warnings` is the list printed at
-    start-up, which gets one line naming what is only recorded."""
-    return _Monitoring(provider, warnings).handlers
+    start-up, which gets one line naming what is only recorded; `autoname(logical, suffix)`
+    names a resource the program left unnamed, as the provider does."""
+    return _Monitoring(provider, warnings, autoname).handlers
 
 
 class _Monitoring:
-    def __init__(self, provider: Provider, warnings: list[str]) -> None:
+    def __init__(
+        self, provider: Provider, warnings: list[str], autoname: Callable[..., str]
+    ) -> None:
         self._provider = provider
+        self._autoname = autoname
         self._warnings = warnings
         self._recorded: dict[str, tuple[int, str]] = {}
         """Kind of resource -> how many were only recorded, and why that is all."""
@@ -73,7 +79,7 @@ class _Monitoring:
 
     def _topic(self, args: Any, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         fifo = bool(i.get("fifoTopic"))
-        name = i.get("name") or _autoname(args.name, ".fifo" if fifo else "")
+        name = i.get("name") or self._autoname(args.name, ".fifo" if fifo else "")
         attributes = {
             "KmsMasterKeyId": i.get("kmsMasterKeyId"),
             "DisplayName": i.get("displayName"),
@@ -104,7 +110,7 @@ class _Monitoring:
     def _alarm(self, args: Any, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if i.get("metricQueries"):
             raise MonitoringResourceError("metric math alarms (metricQueries) are not emulated")
-        name = i.get("name") or _autoname(args.name)
+        name = i.get("name") or self._autoname(args.name)
         optional = {
             "AlarmDescription": i.get("alarmDescription"),
             "Statistic": i.get("statistic"),
@@ -150,7 +156,7 @@ class _Monitoring:
         return name, {"dashboardArn": arn}
 
     def _metric_filter(self, args: Any, i: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        name = i.get("name") or _autoname(args.name)
+        name = i.get("name") or self._autoname(args.name)
         group = i["logGroupName"]
         logs = self._provider.client("logs")
         # AWS refuses a filter on a missing log group; moto does not check, so check here.
@@ -200,9 +206,3 @@ def _tags(i: Mapping[str, Any]) -> list[dict[str, str]]:
 def _whole(value: Any) -> int | None:
     """Numbers arrive from the engine as floats (300.0); AWS wants integers here."""
     return None if value is None else int(value)
-
-
-def _autoname(logical: str, suffix: str = "") -> str:
-    from local.provider import _autoname as provider_autoname
-
-    return provider_autoname(logical, suffix)

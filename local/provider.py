@@ -134,7 +134,7 @@ class LocalProvider(pulumi.runtime.Mocks):
             "aws:lambda/eventSourceMapping:EventSourceMapping": self._event_source_mapping,
             "aws:dynamodb/table:Table": table_handler(self.client, _autoname),
         }
-        self._handlers.update(monitoring_handlers(self, self.deployment.warnings))
+        self._handlers.update(monitoring_handlers(self, self.deployment.warnings, _autoname))
 
     @property
     def supported_types(self) -> list[str]:

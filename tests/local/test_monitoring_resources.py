@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from local.monitoring_resources import MonitoringResourceError, monitoring_handlers
+from local.provider import _autoname
 
 REGION = "us-east-1"
 RECORDED = "monitoring resources created in the embedded AWS but only recorded: "
@@ -35,7 +36,7 @@ class Local:
     warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.handlers = monitoring_handlers(self, self.warnings)
+        self.handlers = monitoring_handlers(self, self.warnings, _autoname)
 
     def client(self, service: str) -> Any:
         return _client(self.endpoint, service)
