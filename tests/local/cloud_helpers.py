@@ -136,7 +136,10 @@ def logged_json(cloud: Any, function: str, message_id: str, message: str, timeou
     def find() -> Any:
         for line in log_text(cloud.log_dir, name).splitlines():
             if message_id in line and f'"message": "{message}"' in line:
-                return json.loads(line.split(" ", 1)[1])
+                try:
+                    return json.loads(line.split(" ", 1)[1])
+                except ValueError:
+                    continue  # a line cut short while being written: read again next time
         return None
 
     return wait_for(find, timeout, f"{name}'s {message!r} line for {message_id}")

@@ -153,8 +153,8 @@ def test_past_the_grace_another_functions_idle_worker_is_retired_once_settled() 
     b: WorkerPool[FakeWorker] = machine.pool("b")
     idle_a = _start(a, "idle-a")
     _start(b, "busy-b")
+    started = time.monotonic()  # before the release, where the idle time starts counting
     a.release(idle_a)
-    started = time.monotonic()
     lease = b.checkout(1, timeout=10)
     assert time.monotonic() - started >= 0.3  # a's worker was fair game once a stopped using it
     assert lease.retired == [("a", idle_a)]
