@@ -71,7 +71,7 @@ def test_a_worker_killed_mid_batch_loses_no_message(tmp_path: Path):
             )
 
 
-def test_fifo_identical_posts_are_processed_once(tmp_path: Path):
+def test_fifo_identical_posts_are_one_message_in_group_order(tmp_path: Path):
     # GIVEN the real program on a FIFO stack
     project = project_with_stack(
         tmp_path,
