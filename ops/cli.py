@@ -259,21 +259,25 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "strava":
         token = args.token or os.environ.get(strava.TOKEN_VARIABLE, "")
         path = args.path
-        if (not token or not path) and _stack_name(args) is None:
-            missing = " and ".join(n for n, v in (("--token", token), ("--path", path)) if not v)
-            raise UsageError(
-                f"pass {missing} (the token also as ${strava.TOKEN_VARIABLE}), or -s STACK / "
-                "--local to read them from the stack file's Strava route"
-            )
-        if not token or not path:
-            route = pick_route(_routes(args), args.route, stack=_stack_file(args), source="strava")
-            path = path or route.path
-            token = token or route.secret or ""
-            if not token:
-                raise UsageError(
-                    f"no verify token: route {route.name!r} has no routeSecrets.{route.name}; "
-                    f"pass --token or set {strava.TOKEN_VARIABLE}"
+        if not token or not path:  # from the stack file's Strava route, as subscribe reads it
+            try:
+                found = strava.strava_route_defaults(args.cwd, _stack_name(args), route=args.route)
+            except strava.NoDefaultsError as exc:
+                missing = " and ".join(
+                    n for n, v in (("--token", token), ("--path", path)) if not v
                 )
+                raise UsageError(
+                    f"{exc}: pass {missing} (the token also as ${strava.TOKEN_VARIABLE}), or "
+                    "-s STACK / --local to read them from the stack file's Strava route"
+                ) from None
+            path = path or found.path
+            if not token:
+                if found.token is None:
+                    raise UsageError(
+                        f"no verify token: {found.token_problem}; pass --token or set "
+                        f"{strava.TOKEN_VARIABLE}"
+                    )
+                token = found.token.reveal()
         stack = _stack(args, ("listener_url",))
         return webhook.handshake(
             stack.output("listener_url"), token, path=path, timeout=args.timeout, out=out
