@@ -27,7 +27,6 @@ import boto3
 import botocore.loaders
 import botocore.session
 import pytest
-from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
@@ -107,19 +106,6 @@ def dependency_path(name: str) -> Path | None:
     if folder is not None and str(folder) not in sys.path:
         sys.path.append(str(folder))
     return folder
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's server on a free port of 127.0.0.1, for this test worker's whole session."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one INFO line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def _reset(endpoint: str) -> None:

@@ -9,23 +9,12 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from local.lambda_runtime import ConcurrencyAccount, FunctionSpec, LocalFunction, MachineCapacity
 from local.logs import LogSink
 
 FIXTURES = Path(__file__).parent / "fixture_functions"
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """One moto server on 127.0.0.1 for the whole session (ephemeral port)."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
