@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cloud_helpers import wait_for
 
 from local.lambda_runtime import (
     DUMMY_CREDENTIALS,
@@ -357,19 +358,12 @@ def test_concurrent_invocations_run_in_parallel_workers(make_function: MakeFunct
     assert len({_ok(r)["pid"] for r in results}) == 3
 
 
-def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-
-
 def test_reserved_concurrency_throttles_the_excess(make_function: MakeFunction) -> None:
     # GIVEN a function reserved to 1, busy with one invocation
     fn = make_function(reserved_concurrency=1)
     busy = threading.Thread(target=fn.invoke, args=({"action": "sleep", "seconds": 0.5},))
     busy.start()
-    _wait_for(lambda: fn.account.in_flight(fn.name) == 1, "the first invocation to start")
+    wait_for(lambda: fn.account.in_flight(fn.name) == 1, 10, "the first invocation to start")
 
     # WHEN a second invocation arrives THEN it is throttled, and once the first ends, admitted
     throttled = fn.invoke({"action": "count"})
@@ -414,7 +408,7 @@ def test_with_the_machine_full_an_invocation_waits_then_fails_like_a_timeout(
         target=lambda: results.append(busy_fn.invoke({"action": "sleep", "seconds": 1.0}))
     )
     busy.start()
-    _wait_for(lambda: machine.in_use == 1, "the busy function to take the only slot")
+    wait_for(lambda: machine.in_use == 1, 10, "the busy function to take the only slot")
 
     # WHEN the other function is invoked
     started = time.monotonic()
