@@ -3,11 +3,10 @@ what they claim (messages really sent, peak RSS per process, kept-alive connecti
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 from pathlib import Path
+
+from quick_bench import run_bench
 
 from bench.client import client_imports
 
@@ -32,20 +31,15 @@ def test_interpreter_floor_imports_what_the_client_imports() -> None:
 
 def test_quick_client_part_measures_real_sends(tmp_path: Path) -> None:
     # GIVEN the client part with tiny counts
-    output = tmp_path / "results.json"
-    argv = ["-m", "bench", "--quick", "--quiet", "--only", "client", "--output", str(output)]
-    done = subprocess.run(
-        [sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
-    )
+    document, stdout = run_bench(tmp_path, ("client",))
 
     # THEN it succeeds and every figure is there, finite, with its target where it has one
-    assert done.returncode == 0, done.stderr[-3000:]
-    part = json.loads(output.read_text())["parts"]["client"]
+    part = document["parts"]["client"]
     rows = {row["metric"]: row for row in part["rows"]}
     assert set(rows) == METRICS
     for row in rows.values():
         assert math.isfinite(row["value"]) and row["value"] > 0, row
-        assert row["metric"] in done.stdout
+        assert row["metric"] in stdout
     assert {rows[m]["target"] for m in METRICS if "process" in m} == {
         "ratio <= 0.35",
         "ratio <= 1.50",

@@ -2,39 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from quick_bench import run_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_local_cloud_part_measures_startup_latency_and_throughput(tmp_path: Path) -> None:
-    output = tmp_path / "results.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--quick",
-            "--quiet",
-            "--only",
-            "cloud",
-            "--output",
-            str(output),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    part = json.loads(output.read_text())["parts"]["cloud"]
+    document, _ = run_bench(tmp_path, ("cloud",))
+    part = document["parts"]["cloud"]
     rows = {row["metric"]: row for row in part["rows"]}
     for row in part["rows"]:
         assert math.isfinite(row["value"]) and row["value"] > 0, row

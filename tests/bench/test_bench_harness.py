@@ -6,7 +6,6 @@ Part 4 (the local cloud) has its own test in test_bench_cloud.py.
 
 from __future__ import annotations
 
-import json
 import math
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from quick_bench import run_bench
 
 from bench.common import Row, interleaved, percentile, summarize
 from bench.report import build_document, table
@@ -21,30 +21,6 @@ from bench.served import LogTail, Processed, parse_stamp
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_PARTS = ("cold", "warm", "size", "program")
-
-
-def run_bench(tmp_path: Path, parts: tuple[str, ...]) -> tuple[dict[str, Any], str]:
-    output = tmp_path / "results.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--quick",
-            "--quiet",
-            "--only",
-            ",".join(parts),
-            "--output",
-            str(output),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(output.read_text()), done.stdout
 
 
 UNITS = {"cold": {"ms", "MB"}, "warm": {"ms"}, "size": {"B"}, "program": {"ms"}}
