@@ -358,14 +358,18 @@ class LocalFunction:
             self.name,
             lambda_log.capacity_exhausted_line(request_id, timeout, exc.capacity, CAPACITY_FLAG),
         )
-        message = lambda_log.task_timed_out_message(timeout)
+        return self._failed(request_id, started, self._timed_out(request_id), timed_out=True)
+
+    def _timed_out(self, request_id: str) -> FunctionError:
+        """Logs Lambda's timeout line; the error an invocation that ran out of time returns."""
+        timeout = self.spec.timeout_seconds
         self.logs.write(
             self.name, lambda_log.timeout_line(_utc_timestamp(time.time()), request_id, timeout)
         )
-        error = FunctionError(
+        message = lambda_log.task_timed_out_message(timeout)
+        return FunctionError(
             error_type="Sandbox.Timedout", error_message=f"RequestId: {request_id} Error: {message}"
         )
-        return self._failed(request_id, started, error, timed_out=True)
 
     def _cold_start(
         self, version: int, request_id: str
@@ -441,16 +445,7 @@ class LocalFunction:
             reply = worker.receive(spec.timeout_seconds)
         except TimeoutError:
             self._discard(worker)
-            timeout = spec.timeout_seconds
-            self.logs.write(
-                self.name,
-                lambda_log.timeout_line(_utc_timestamp(time.time()), request_id, timeout),
-            )
-            error = FunctionError(
-                error_type="Sandbox.Timedout",
-                error_message=f"RequestId: {request_id} Error: "
-                + lambda_log.task_timed_out_message(timeout),
-            )
+            error = self._timed_out(request_id)
             self._log_report(request_id, started, init_ms, None, status="timeout", error=error)
             return self._failed(request_id, started, error, timed_out=True, init_ms=init_ms)
         except (WorkerGoneError, OSError):
