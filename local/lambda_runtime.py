@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local import lambda_log
+from local import lambda_log, shapes
 from local.code_watcher import CodeWatcher
 from local.concurrency import ConcurrencyAccount
 from local.logs import LogSink, _utc_timestamp
@@ -435,7 +435,7 @@ class LocalFunction:
             "id": request_id,
             "deadline_ms": deadline_ms,
             "arn": self.arn,
-            "trace_id": _trace_id(),
+            "trace_id": shapes.trace_id(int(time.time() * 1000)) + ";Sampled=0",
             # What the function receives is what JSON can carry (tuples become lists...).
             "event": json.loads(event_json),
         }
@@ -564,11 +564,6 @@ def _error_from(raw: Any, *, default_type: str) -> FunctionError:
         error_message=str(raw.get("errorMessage", "")),
         stack_trace=tuple(raw.get("stackTrace", [])),
     )
-
-
-def _trace_id() -> str:
-    """An X-Ray style trace header, as Lambda sets ``_X_AMZN_TRACE_ID`` per invocation."""
-    return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Sampled=0"
 
 
 def _log_variables(spec: FunctionSpec) -> dict[str, str]:
