@@ -75,10 +75,10 @@ _LOADER = botocore.loaders.create_loader()
 per test still means no credentials, clients or event handlers leak between tests."""
 
 
-def _fresh_session() -> boto3.Session:
+def _fresh_session(**kwargs: Any) -> boto3.Session:
     core = botocore.session.get_session()
     core.register_component("data_loader", _LOADER)
-    session = boto3.Session(botocore_session=core)
+    session = boto3.Session(botocore_session=core, **kwargs)
     paths = _LOADER.search_paths  # boto3 appends its data path on every Session: keep one
     paths[:] = list(dict.fromkeys(paths))
     return session
@@ -136,17 +136,38 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(ROOT / ".no-aws-credentials"))
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     # A session per test, created under the dummy environment: nothing cached across tests.
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", _fresh_session())
+    # Created when the code under test first asks boto3 for one (most tests never do: the
+    # listener speaks to AWS without boto3), as boto3 itself creates its default session.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    monkeypatch.setattr(boto3, "setup_default_session", _setup_fresh_default_session)
+
+
+def _setup_fresh_default_session(**kwargs: Any) -> None:
+    boto3.DEFAULT_SESSION = _fresh_session(**kwargs)
+
+
+@functools.cache
+def _instrument(service: str, endpoint: str) -> Any:
+    """The test's own client of moto (not the code under test's): its credentials, region and
+    endpoint are given, not read from the environment, so one client serves every test."""
+    return _fresh_session().client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        aws_session_token="testing",
+    )
 
 
 @pytest.fixture
-def sqs(aws: None) -> Any:
-    return boto3.client("sqs", region_name=REGION)
+def sqs(aws: None, moto_endpoint: str) -> Any:
+    return _instrument("sqs", moto_endpoint)
 
 
 @pytest.fixture
-def ssm(aws: None) -> Any:
-    return boto3.client("ssm", region_name=REGION)
+def ssm(aws: None, moto_endpoint: str) -> Any:
+    return _instrument("ssm", moto_endpoint)
 
 
 @pytest.fixture
