@@ -24,6 +24,21 @@ settings.register_profile("thorough", max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+# Slow folders first. pytest-xdist hands each worker whole files (--dist loadfile) in collection
+# order, so a long file collected last runs alone at the end while the other workers idle: the
+# benchmarks' smoke tests and the local cloud's (processes, queues, waits) go first, and the many
+# quick files after them fill the workers up evenly. Within a folder the order stays pytest's.
+SLOW_FIRST = ("bench", "local")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        folder = item.path.parent.name
+        return SLOW_FIRST.index(folder) if folder in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: pytest's order within each rank
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's server on a free port of 127.0.0.1, for this test process's whole session."""
