@@ -118,8 +118,13 @@ class OutputPump:
         with self._cond:
             self._expected += 1
 
-    def wait_for_sync(self, timeout: float = 1.0) -> bool:
-        """True once every expected marker went by (or the stream ended) within ``timeout``."""
+    def wait_for_sync(self, timeout: float = 10.0) -> bool:
+        """True once every expected marker went by (or the stream ended) within ``timeout``.
+
+        The marker is already written when the reply arrives, so this waits only for the pump
+        to get through the output before it: a slow terminal or a busy machine can take more
+        than a second over a few hundred kB, and END logged sooner would come before that
+        output. The bound is for a handler that took the worker's stdout away from the pump."""
         with self._cond:
             return self._cond.wait_for(
                 lambda: self._closed or self._seen >= self._expected, timeout=timeout

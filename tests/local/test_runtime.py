@@ -458,11 +458,16 @@ def test_editing_the_code_takes_effect_on_the_next_invoke(
 
 
 class LaggingSink(LogSink):
-    """A sink that is slow to take the workers' output, as a busy terminal would be."""
+    """A sink that is slow to take the workers' output, as a busy terminal would be: it stalls
+    for 1.5 s on the first piece of output (longer than a second, which a busy machine can take
+    over a few hundred kB), then takes a moment over each piece."""
+
+    stalled = False
 
     def write(self, name: str, text: str) -> None:
         if threading.current_thread().name.startswith("lambda-output-"):
-            time.sleep(0.03)
+            time.sleep(0.03 if self.stalled else 1.5)
+            self.stalled = True
         super().write(name, text)
 
 
