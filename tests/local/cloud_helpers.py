@@ -151,14 +151,14 @@ def log_text(log_dir: Path, function_name: str) -> str:
 
 
 @functools.cache
-def _session() -> boto3.session.Session:
+def shared_session() -> boto3.session.Session:
     """One session for the tests' clients: a new one parses each service's model again."""
     return boto3.session.Session()
 
 
 def aws_client(service: str, cloud: Any, region: str = "us-east-1") -> Any:
     """A client of a running LocalCloud's embedded AWS, signed as its deployer."""
-    return _session().client(
+    return shared_session().client(
         service, endpoint_url=cloud.endpoint_url, region_name=region, **cloud.credentials
     )
 

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
+from cloud_helpers import shared_session
 
 from local.lambda_runtime import ConcurrencyAccount, FunctionSpec, LocalFunction, MachineCapacity
 from local.logs import LogSink
@@ -19,7 +19,7 @@ REGION = "us-east-1"
 
 @pytest.fixture
 def sqs(moto_endpoint: str) -> Iterator[Any]:
-    client = boto3.session.Session().client(
+    client = shared_session().client(
         "sqs",
         region_name=REGION,
         endpoint_url=moto_endpoint,

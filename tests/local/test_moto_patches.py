@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
+from cloud_helpers import shared_session
 
 from local import moto_patches
 from local.moto_server import EmbeddedAws
@@ -127,7 +127,7 @@ class Aws:
         server.enforce_iam()
 
     def client(self, service: str, keys: dict[str, str] | None = None) -> Any:
-        return boto3.session.Session().client(
+        return shared_session().client(
             service, endpoint_url=self.endpoint, region_name=REGION, **(keys or self.limited)
         )
 
@@ -239,3 +239,51 @@ def test_ssm_loads_without_ec2_and_reaches_the_real_ec2_when_asked() -> None:
         "value": "v",
         "ec2_backend": "EC2Backend",
     }
+
+
+REGIONS_ONE_PARSE = """
+import json, sys
+from botocore.loaders import Loader
+from moto.core.base_backend import AccountSpecificBackend
+parsed = []
+real = Loader.load_data_with_path
+def counting(self, name, *args, **kwargs):
+    if name.endswith("service-2"):
+        parsed.append(name)
+    return real(self, name, *args, **kwargs)
+Loader.load_data_with_path = counting
+if sys.argv[1] == "patched":
+    from local import moto_patches
+    moto_patches.speed_up_moto()
+from moto import backends
+regions = {s: sorted(backends.get_backend(s)["123456789012"].regions) for s in ("iam", "sqs")}
+from moto.core.utils import get_service_model
+for service in ("iam", "sqs"):
+    get_service_model(service)  # as moto does on a service's first request
+print(json.dumps({"regions": regions, "parses": len(parsed)}))
+"""
+
+
+def test_a_service_model_is_parsed_once_and_backends_list_the_same_regions() -> None:
+    # GIVEN moto as it comes and moto with the local cloud's speed-ups, each in a fresh process
+    def run(mode: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-c", REGIONS_ONE_PARSE, mode],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    plain, patched = run("plain"), run("patched")
+    # WHEN each lists two services' regions and loads their models for requests
+    # THEN the backends list the same regions, and each model is parsed once (moto as it comes
+    # parses SQS's twice; IAM, a global service, lists no regions)
+    assert patched["regions"] == plain["regions"]
+    assert "us-east-1" in patched["regions"]["sqs"]
+    assert plain["parses"] == 3
+    assert patched["parses"] == 2
