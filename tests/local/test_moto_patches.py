@@ -224,9 +224,10 @@ print(json.dumps({"ec2_loaded_with_ssm": loaded_before, "value": value,
 """
 
 
-def test_ssm_loads_without_ec2_and_reaches_the_real_ec2_when_asked() -> None:
+def fresh_process(script: str, *args: str) -> Any:
+    """What ``script`` prints as JSON, run in a new interpreter (moto imported afresh)."""
     done = subprocess.run(
-        [sys.executable, "-c", SSM_WITHOUT_EC2],
+        [sys.executable, "-c", script, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -234,7 +235,11 @@ def test_ssm_loads_without_ec2_and_reaches_the_real_ec2_when_asked() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout) == {
+    return json.loads(done.stdout)
+
+
+def test_ssm_loads_without_ec2_and_reaches_the_real_ec2_when_asked() -> None:
+    assert fresh_process(SSM_WITHOUT_EC2) == {
         "ec2_loaded_with_ssm": False,
         "value": "v",
         "ec2_backend": "EC2Backend",
@@ -266,20 +271,8 @@ print(json.dumps({"regions": regions, "parses": len(parsed)}))
 
 def test_a_service_model_is_parsed_once_and_backends_list_the_same_regions() -> None:
     # GIVEN moto as it comes and moto with the local cloud's speed-ups, each in a fresh process
-    def run(mode: str) -> dict[str, Any]:
-        done = subprocess.run(
-            [sys.executable, "-c", REGIONS_ONE_PARSE, mode],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        result: dict[str, Any] = json.loads(done.stdout)
-        return result
-
-    plain, patched = run("plain"), run("patched")
+    plain = fresh_process(REGIONS_ONE_PARSE, "plain")
+    patched = fresh_process(REGIONS_ONE_PARSE, "patched")
     # WHEN each lists two services' regions and loads their models for requests
     # THEN the backends list the same regions, and each model is parsed once (moto as it comes
     # parses SQS's twice; IAM, a global service, lists no regions)
