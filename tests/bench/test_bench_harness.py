@@ -24,10 +24,11 @@ FAST_PARTS = ("cold", "warm", "size", "program")
 
 
 UNITS = {"cold": {"ms", "MB"}, "warm": {"ms"}, "size": {"B"}, "program": {"ms"}}
-SAME_WORK = (0.5, 4.0)
+SAME_WORK = (0.05, 20.0)
 """Bounds of value/floor where the floor does the same work as what it floors (the same SQS
-call, the same imports): both are measured interleaved on the same machine, so the ratio does
-not depend on its speed, while a unit slip (x1000) or a part that skipped its work falls out."""
+call, the same imports), measured interleaved on the same machine: a unit slip (x1000) or a
+part that skipped its work falls out. They are orders of magnitude, not a speed target: a quick
+run's medians of 20 samples moved a ratio near 1 to 0.3 beside a CPU-bound process (seen)."""
 
 
 def assert_rows_sane(name: str, part: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -84,7 +85,9 @@ def assert_warm_is_measured(part: dict[str, Any]) -> None:
     assert p50["value"] == pytest.approx(latency["listener"]["p50"], abs=0.01)
     # the listener's request is the floor's SendMessage plus a little Python
     assert SAME_WORK[0] <= p50["ratio"] <= SAME_WORK[1], p50
-    assert SAME_WORK[0] <= rows["send_message + listener's 7 attributes p50"]["ratio"] <= 4.0
+    assert (
+        SAME_WORK[0] <= rows["send_message + listener's 7 attributes p50"]["ratio"] <= SAME_WORK[1]
+    )
     # p99 and p50 of the same samples
     assert p99["value"] >= p50["value"] and p99["floor"] >= p50["floor"]
     assert per_request["floor"] == p50["value"]  # compared with the listener's own p50
@@ -114,7 +117,7 @@ def assert_program_is_measured(part: dict[str, Any]) -> None:
     assert declared > 0
     assert warm["floor_label"].startswith(f"{declared} bare resources")
     # the floor declares as many resources under the same mocks
-    assert SAME_WORK[0] <= warm["ratio"] <= 10.0, warm
+    assert SAME_WORK[0] <= warm["ratio"] <= SAME_WORK[1], warm
     # an empty program declares nothing; a fresh interpreter imports Pulumi first
     assert rows["evaluate an empty program, in-process"]["value"] < warm["value"]
     assert rows["evaluate, cold (fresh interpreter)"]["value"] > warm["value"]

@@ -974,7 +974,7 @@ def test_silent_server_is_a_read_timeout_after_the_read_timeout(
     elapsed = time.monotonic() - started
 
     # THEN it gives up after the read timeout, once, saying it may have been enqueued
-    assert 0.25 <= elapsed < 1.5
+    assert 0.25 <= elapsed < 5.0  # the server never answers: the bound is the read timeout's
     assert isinstance(caught.value, aws.NoResponseError)
     assert caught.value.outcome_unknown is True
     assert len(server.received) == 1

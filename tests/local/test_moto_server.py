@@ -24,7 +24,7 @@ def test_a_server_that_never_prints_its_port_fails_at_the_start_timeout(tmp_path
         aws.endpoint_url  # noqa: B018 - the property waits for the server
     elapsed = time.monotonic() - started
     # THEN it fails after about the timeout given, naming the log file, and the child is gone
-    assert 0.5 <= elapsed < 2.0, elapsed
+    assert 0.5 <= elapsed < 5.0, elapsed  # the child never answers: the bound is the timeout's
     assert "did not print its port within 0.5 s" in str(caught.value)
     assert str(log) in str(caught.value)
     assert aws._process.poll() is not None

@@ -300,7 +300,7 @@ def test_timeout_kills_the_worker_and_resets_the_environment(make_function: Make
     assert invocation.error is not None
     assert invocation.error.error_type == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in invocation.error.error_message
-    assert 1.0 <= elapsed < 1.8
+    assert 1.0 <= elapsed < 5.0  # cut short of the 10 s sleep; the slack is a busy machine's
     assert _pid_gone(warm["pid"])
     fresh = _ok(fn.invoke({"action": "count"}))
     assert fresh["count"] == 1 and fresh["pid"] != warm["pid"]
