@@ -156,6 +156,34 @@ def test_a_function_without_requirements_has_no_dependencies(tmp_path):
     assert not (tmp_path / "build").exists()
 
 
+def test_archived_paths_are_the_real_files_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a function folder reached through a symlinked folder, holding a file that is itself
+    # a symlink to a file elsewhere, and the project folder as the working directory
+    project = tmp_path / "project"
+    real = tmp_path / "elsewhere" / "fn"
+    (real / "lib").mkdir(parents=True)
+    (real / "handler.py").write_text("def handler(e, c):\n    return 1\n")
+    (real / "lib" / "util.py").write_text("X = 1\n")
+    shared = project / "shared.py"
+    project.mkdir()
+    shared.write_text("Y = 2\n")
+    (real / "linked.py").symlink_to(shared)
+    (project / "fn").symlink_to(real)
+    monkeypatch.chdir(project)
+    # WHEN its archive is declared
+    archive = function_archive(Path("fn"), "handler.handler", ARM, build_root=tmp_path / "b")
+    # THEN each member is read from the file's real path: relative to the working directory
+    # when it is inside it, absolute when not
+    paths = {name: asset.path for name, asset in archive.assets.items()}
+    assert paths == {
+        "handler.py": str(real.resolve() / "handler.py"),
+        "lib/util.py": str(real.resolve() / "lib" / "util.py"),
+        "linked.py": "shared.py",
+    }
+
+
 def test_compiled_packages_run_locally_from_a_build_for_this_machine(tmp_path, wheels):
     # GIVEN a package with compiled code for Lambda (arm64), and a pure wheel of it for here
     native = {
