@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local.lambda_runtime import LocalFunction
+from local.lambda_runtime import Invocation, LocalFunction
 from local.poller import SqsPoller, _merge
 
 MakeFunction = Callable[..., LocalFunction]
@@ -147,6 +147,54 @@ def test_a_message_delivered_twice_while_gathering_is_in_the_batch_once() -> Non
         {"MessageId": "m2", "ReceiptHandle": "x"},
         {"MessageId": "m3"},
     ]
+
+
+def test_a_groups_next_message_received_while_its_batch_is_deleted_is_kept() -> None:
+    # GIVEN a FIFO mapping whose batch of group A has just run, and an SQS that hands out group
+    # A's next message the moment that batch is deleted, to a receive racing the delete (the
+    # mapping's receiver thread does not wait for the invoker thread to finish its bookkeeping)
+    following = {"MessageId": "a2", "ReceiptHandle": "h2", "Attributes": {"MessageGroupId": "A"}}
+    raced: list[list[dict[str, Any]]] = []
+    logged: list[str] = []
+
+    class Sqs:
+        def delete_message_batch(self, QueueUrl: str, Entries: list[Any]) -> dict[str, Any]:
+            raced.append(poller._receive(1, 0))
+            return {"Successful": [{"Id": entry["Id"]} for entry in Entries]}
+
+        def receive_message(self, **_: Any) -> dict[str, Any]:
+            return {"Messages": [following]}
+
+    class Function:
+        name = "fn"
+
+        def invoke(self, event: Any) -> Invocation:
+            return Invocation(request_id="r1", duration_ms=1.0, payload=None)
+
+    class Sink:
+        def write(self, name: str, text: str) -> None:
+            logged.append(text)
+
+    poller = SqsPoller(
+        Function(),  # type: ignore[arg-type]
+        sqs_client=Sqs(),
+        queue_url="https://sqs.local/q.fifo",
+        queue_arn=ARN_PREFIX + "q.fifo",
+        logs=Sink(),  # type: ignore[arg-type]
+    )
+    batch = [{"messageId": "a1", "receiptHandle": "h1", "attributes": {"MessageGroupId": "A"}}]
+    # as the receiver thread hands a batch to its invoker
+    poller._slots.acquire()
+    poller._batches_in_flight = 1
+    poller._groups_in_flight.add("A")
+
+    # WHEN the invoker settles the batch
+    poller._process(batch)
+
+    # THEN the racing receive keeps the group's next message for the next batch, and none was
+    # set aside as a redelivery (it would stay invisible for a whole visibility timeout)
+    assert raced == [[following]]
+    assert logged == []
 
 
 # -- against the SQS API -------------------------------------------------------------------
