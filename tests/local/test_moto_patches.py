@@ -8,11 +8,8 @@ a function's own role by test_programs.py::test_a_call_the_role_does_not_allow_i
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +18,7 @@ from cloud_helpers import shared_session
 
 from local import moto_patches
 from local.moto_server import EmbeddedAws
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.python_child import run_python
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -226,16 +222,7 @@ print(json.dumps({"ec2_loaded_with_ssm": loaded_before, "value": value,
 
 def fresh_process(script: str, *args: str) -> Any:
     """What ``script`` prints as JSON, run in a new interpreter (moto imported afresh)."""
-    done = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
+    return json.loads(run_python("-c", script, *args, timeout=60).stdout)
 
 
 def test_ssm_loads_without_ec2_and_reaches_the_real_ec2_when_asked() -> None:
