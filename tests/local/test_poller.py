@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cloud_helpers import wait_for
 
 from local.lambda_runtime import Invocation, LocalFunction
 from local.poller import SqsPoller, _merge
@@ -78,15 +79,6 @@ class Queue:
             QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0
         ).get("Messages", [])
         return sorted(json.loads(message["Body"])["id"] for message in messages)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def batches(record_log: Path) -> list[dict[str, Any]]:
@@ -211,9 +203,9 @@ def test_batches_never_exceed_the_batch_size(
     start_poller(queue, batch_size=5, batching_window_seconds=0.5, max_concurrency=2)
 
     # THEN full batches go at once and the remainder after the window
-    wait_until(lambda: sum(len(b["ids"]) for b in batches(record_log)) == 12, 15, "12 records")
+    wait_for(lambda: sum(len(b["ids"]) for b in batches(record_log)) == 12, 15, "12 records")
     assert sorted(len(b["ids"]) for b in batches(record_log)) == [2, 5, 5]
-    wait_until(lambda: queue.count(queue.url) == 0, 10, "all messages deleted")
+    wait_for(lambda: queue.count(queue.url) == 0, 10, "all messages deleted")
 
 
 def test_batching_window_gathers_records_that_arrive_later(
@@ -230,7 +222,7 @@ def test_batching_window_gathers_records_that_arrive_later(
     queue.send({"id": 4}, {"id": 5})
 
     # THEN they are delivered as one batch
-    wait_until(lambda: len(batches(record_log)) >= 1, 10, "a batch")
+    wait_for(lambda: len(batches(record_log)) >= 1, 10, "a batch")
     time.sleep(0.2)
     assert [sorted(b["ids"]) for b in batches(record_log)] == [[1, 2, 3, 4, 5]]
 
@@ -243,7 +235,7 @@ def test_zero_window_invokes_with_what_one_receive_returned(
 
     start_poller(queue, batch_size=10, batching_window_seconds=0)
 
-    wait_until(lambda: len(batches(record_log)) >= 1, 10, "a batch")
+    wait_for(lambda: len(batches(record_log)) >= 1, 10, "a batch")
     assert sorted(batches(record_log)[0]["ids"]) == [1, 2, 3]
 
 
@@ -255,7 +247,7 @@ def test_records_are_real_sqs_event_records(
 
     start_poller(queue)
 
-    wait_until(lambda: len(batches(record_log)) == 1, 10, "a batch")
+    wait_for(lambda: len(batches(record_log)) == 1, 10, "a batch")
     record = batches(record_log)[0]["first_record"]
     assert record["eventSource"] == "aws:sqs"
     assert record["eventSourceARN"] == queue.arn
@@ -287,14 +279,14 @@ def test_partial_failures_retry_only_failed_records_until_the_dlq(
     start_poller(queue, report_batch_item_failures=True)
 
     # THEN the poison message alone is retried, then lands in the DLQ; the others run at least once
-    wait_until(lambda: queue.count(queue.dlq_url) == 1, 20, "the poison message in the DLQ")
+    wait_for(lambda: queue.count(queue.dlq_url) == 1, 20, "the poison message in the DLQ")
     assert queue.dlq_ids() == ["poison"]
     deliveries = received(batches(record_log))
     assert deliveries["poison"] == ["1", "2"]
     # the others ran at least once; more only on a redelivery (a batch slower than 2 s)
     assert {"ok-1", "ok-2"} <= set(deliveries)
     assert all(counts == sorted(set(counts)) for counts in deliveries.values()), deliveries
-    wait_until(lambda: queue.count(queue.url) == 0, 10, "every message deleted")
+    wait_for(lambda: queue.count(queue.url) == 0, 10, "every message deleted")
 
 
 def test_returned_failures_are_ignored_without_report_batch_item_failures(
@@ -305,7 +297,7 @@ def test_returned_failures_are_ignored_without_report_batch_item_failures(
 
     start_poller(queue, report_batch_item_failures=False)
 
-    wait_until(lambda: queue.count(queue.url) == 0, 10, "every message deleted")
+    wait_for(lambda: queue.count(queue.url) == 0, 10, "every message deleted")
     assert sorted(i for b in batches(record_log) for i in b["ids"]) == ["ok", "reported"]
 
 
@@ -321,12 +313,12 @@ def test_function_error_retries_the_whole_batch(
 
     start_poller(queue, report_batch_item_failures=True, batching_window_seconds=0.5)
 
-    wait_until(lambda: len(batches(record_log)) == 2, 20, "a failed and a retried batch")
+    wait_for(lambda: len(batches(record_log)) == 2, 20, "a failed and a retried batch")
     first, second = batches(record_log)
     assert sorted(first["ids"]) == sorted(second["ids"]) == ["a", "b"]
     assert first["receive_counts"] == ["1", "1"]
     assert second["receive_counts"] == ["2", "2"]
-    wait_until(lambda: queue.count(queue.url) == 0, 10, "the retried batch deleted")
+    wait_for(lambda: queue.count(queue.url) == 0, 10, "the retried batch deleted")
     assert queue.count(queue.dlq_url) == 0
     assert "batch of 2 failed (RuntimeError)" in terminal.getvalue()
 
@@ -344,7 +336,7 @@ def test_fifo_keeps_order_within_each_group(
     start_poller(queue, batch_size=3, max_concurrency=4)
 
     # THEN each group's messages ran in order, and never in two batches at once
-    wait_until(lambda: sum(len(b["ids"]) for b in batches(record_log)) == 12, 20, "12 records")
+    wait_for(lambda: sum(len(b["ids"]) for b in batches(record_log)) == 12, 20, "12 records")
     recorded = batches(record_log)
     for group in ("A", "B"):
         order = [
@@ -388,7 +380,7 @@ def test_a_missing_queue_is_logged_and_the_poller_survives(
 
     poller.start()
 
-    wait_until(lambda: "cannot receive" in terminal.getvalue(), 10, "the problem in the log")
+    wait_for(lambda: "cannot receive" in terminal.getvalue(), 10, "the problem in the log")
     time.sleep(1.3)  # past the retry back-off
     assert poller.running
     assert terminal.getvalue().count("cannot receive") == 1  # said once, not once a second
