@@ -1,5 +1,6 @@
 """Shared by every test folder: the repository root importable, and pip kept off the network."""
 
+import gc
 import logging
 import os
 import sys
@@ -37,6 +38,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return SLOW_FIRST.index(folder) if folder in SLOW_FIRST else len(SLOW_FIRST)
 
     items.sort(key=rank)  # stable: pytest's order within each rank
+
+
+# The cyclic garbage collector, tuned for a test process. A worker holds some 300,000 objects
+# (Pulumi, moto and botocore's models, Hypothesis) that live for the whole session, and at
+# Python's defaults every full collection walked them all: 15 of the four workers' 50 s of CPU
+# (measured with gc.callbacks). Objects alive once a file's tests and fixtures are done are
+# frozen out of later collections, and the youngest generation is collected every 50,000
+# allocations instead of 700. Cycles are still collected, only less often; reference counting
+# frees everything else as before. Child processes keep Python's defaults.
+YOUNG_COLLECTION_EVERY = 50_000
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, middle, oldest)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.collect()
+    gc.freeze()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield  # the file's module fixtures are finalized in here when its last test ends
+    if nextitem is None or nextitem.path != item.path:
+        gc.collect()
+        gc.freeze()
 
 
 @pytest.fixture(scope="session")
