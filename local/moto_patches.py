@@ -30,10 +30,12 @@ __all__ = [
     "enforce_iam",
     "installed_moto_version",
     "patch_server",
+    "reseed_random",
     "snapshot_queues",
     "speed_up_moto",
     "teach_ssm_resources",
     "teach_table_resources",
+    "warm_up",
     "when_service_loads",
 ]
 
@@ -78,6 +80,17 @@ def patch_server() -> None:
     speed_up_moto()
     when_service_loads({"ssm": teach_ssm_resources, "dynamodb": teach_table_resources})
     authorize_batches_as_aws_does()
+
+
+def reseed_random() -> None:
+    """Draws moto's ids afresh, in a process forked from one that has imported moto
+    (`local/moto_forkserver.py`): moto draws them from a `random.Random` of its own, which,
+    unlike the `random` module's, a fork does not reseed; every fork would hand out the same
+    message ids, receipt handles and request ids."""
+    check_moto_version()
+    from moto.moto_api._internal import mock_random
+
+    mock_random.seed()
 
 
 def when_service_loads(patches: dict[str, Callable[[], None]]) -> None:
@@ -194,7 +207,7 @@ def authorize_batches_as_aws_does() -> None:
 
 
 def speed_up_moto() -> None:
-    """Four of moto's hot spots, replaced by equivalents that cost microseconds.
+    """Five of moto's hot spots, replaced by equivalents that cost microseconds.
 
     Measured with cProfile under the load test: moto computes "now" by building datetimes
     (millions of calls once a queue is a few thousand deep, because every send recounts the
@@ -202,9 +215,11 @@ def speed_up_moto() -> None:
     that all request threads share. At depth 3,000 a send went from 43 ms to 2.3 ms. Measured
     with py-spy at start-up: loading each service's model on its first request listed every
     service botocore knows again (a sixth of the server's CPU while a stack deploys), and
-    each service's model was parsed twice.
+    each service's model was parsed twice; and every KMS key, symmetric ones too, was given an
+    RSA key pair (a third of a forked server's CPU while a stack with alarms deploys).
     """
     check_moto_version()
+    _key_pairs_on_first_use()
     from moto.core import utils
     from moto.moto_server import werkzeug_app
     from moto.sqs import models
@@ -257,6 +272,51 @@ def speed_up_moto() -> None:
         return backends[host]
 
     dispatcher.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+
+
+def _key_pairs_on_first_use() -> None:
+    """moto makes an RSA-2048 key pair (tens of milliseconds) for each key it creates, though
+    only an asymmetric key signs, verifies or has a public key. A symmetric key's pair is now
+    made when one of those is first asked of it, which AWS refuses anyway."""
+    from moto.kms import models
+    from moto.kms.utils import KeySpec
+
+    make = models.generate_private_key
+    asymmetric = {spec.value for spec in KeySpec if spec != KeySpec.SYMMETRIC_DEFAULT}
+
+    class OnFirstUse:
+        def __init__(self, key_spec: str) -> None:
+            self._key_spec = key_spec
+            self._made: Any = None
+            self._lock = threading.Lock()
+
+        def __getattr__(self, name: str) -> Any:  # sign, verify, public_key
+            with self._lock:
+                if self._made is None:
+                    self._made = make(self._key_spec)
+            return getattr(self._made, name)
+
+    def generate_private_key(key_spec: str) -> Any:
+        return make(key_spec) if key_spec in asymmetric else OnFirstUse(key_spec)
+
+    models.generate_private_key = generate_private_key
+
+
+def warm_up(services: tuple[str, ...]) -> None:
+    """What a server builds on each service's first request and every server builds alike,
+    built now, for the processes forked from this one (`local/moto_forkserver.py`): each
+    service's backend module imported (with its patch from `when_service_loads`) and its
+    request router. No backend is created: a forked server starts with no state."""
+    check_moto_version()
+    from moto import backends
+    from moto.core.routing import get_router_class, get_service_router
+
+    for service in services:
+        backends.get_backend(service)  # type: ignore[call-overload]
+        router = get_service_router(service)
+        protocol = router._service_model.metadata["protocol"]
+        if get_router_class(service, protocol) is not None:  # moto routes the rest by action
+            router._get_router(protocol)
 
 
 def enforce_iam() -> None:

@@ -11,6 +11,8 @@ for (checked here in the parent too, so the error reaches the terminal).
 With SNAPSHOT, it writes every message still in its queues there on the way out (in-flight
 ones included, which no SQS API call could list), so that `LocalCloud` can put them back on the
 next start: stopping the local cloud does not silently drop queued work.
+Where ``ASYNC_WEBHOOK_MOTO_FORK_SERVER`` names a moto fork server (the test suite starts one),
+the server is forked from it instead of started afresh (`local/moto_forkserver.py`).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
-from local import moto_patches
+from local import moto_forkserver, moto_patches
 
 READY_PREFIX = "PORT "
 
@@ -61,18 +64,26 @@ class EmbeddedAws:
             argv.append(str(snapshot))
         # stderr goes to a file, never to a pipe nobody drains (a full pipe would stall moto).
         self._log_path = log_path
-        log = log_path.open("ab") if log_path is not None else subprocess.DEVNULL
+        log = log_path.open("ab") if log_path is not None else open(os.devnull, "wb")  # noqa: SIM115
+        fork_server = os.environ.get(moto_forkserver.ENV) if command is None else None
+        self._process: subprocess.Popen[bytes] | moto_forkserver.ForkedServer
         try:
-            self._process = subprocess.Popen(
-                list(command) if command is not None else argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                env=env,
-            )
+            if fork_server:
+                self._process = moto_forkserver.ForkedServer(
+                    fork_server, argv[3:], env=env, stderr=log.fileno(), timeout=start_timeout
+                )
+            else:
+                self._process = subprocess.Popen(
+                    list(command) if command is not None else argv,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    env=env,
+                )
+        except moto_forkserver.ForkServerError as error:
+            raise EmbeddedAwsError(str(error)) from None
         finally:
-            if not isinstance(log, int):
-                log.close()
+            log.close()
         self._start_timeout = start_timeout
         self._endpoint: str | None = None
         self._pending = b""
@@ -145,11 +156,19 @@ class EmbeddedAws:
         return f" (see {self._log_path})" if self._log_path is not None else ""
 
 
-def _serve(port: int, snapshot: Path | None) -> None:
-    from moto.server import ThreadedMotoServer
+def prepare() -> None:
+    """Imports and patches moto for `serve`; once per process (a fork server does it once for
+    every server it forks, `local/moto_forkserver.py`)."""
+    import moto.server  # noqa: F401 - the import is the work: about half of a start's CPU
 
     moto_patches.patch_server()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def serve(port: int, snapshot: Path | None) -> NoReturn:
+    """Serves until stdin ends, then snapshots the queues and exits; `prepare` first."""
+    from moto.server import ThreadedMotoServer
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     _, bound = server.get_host_and_port()
@@ -185,7 +204,8 @@ def _write_snapshot(path: Path) -> None:
 
 
 if __name__ == "__main__":
-    _serve(
+    prepare()
+    serve(
         int(sys.argv[1]) if len(sys.argv) > 1 else 0,
         Path(sys.argv[2]) if len(sys.argv) > 2 else None,
     )

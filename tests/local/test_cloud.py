@@ -27,6 +27,7 @@ from cloud_helpers import (
 )
 
 from local import cli as local_cli
+from local import moto_forkserver
 from local.cloud import LocalCloud
 
 EVENTS = ROOT / "events"
@@ -192,6 +193,13 @@ def _parents() -> dict[int, int]:
     return parents
 
 
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
 def _descendants(pid: int) -> set[int]:
     children: dict[int, list[int]] = {}
     for child, parent in _parents().items():
@@ -220,8 +228,10 @@ def _running(pids: set[int]) -> set[int]:
 
 
 def test_cli_serves_from_another_folder_and_stops_cleanly_on_sigterm(tmp_path: Path):
-    # GIVEN `python -m local up` started from another folder with -C, -s and --port 0
+    # GIVEN `python -m local up` started from another folder with -C, -s and --port 0, as a
+    # user starts it (its embedded AWS its own child, not forked from the suite's fork server)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    env.pop(moto_forkserver.ENV, None)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -280,7 +290,9 @@ def test_cli_serves_from_another_folder_and_stops_cleanly_on_sigterm(tmp_path: P
         status, _ = post_json(url, "append_queue", {"hello": "world"})
         assert status == 200
         children = _descendants(proc.pid)
-        assert children, "expected the embedded AWS and function workers as child processes"
+        commands = {_command(pid) for pid in children}
+        assert any("local.moto_server" in c for c in commands), commands  # the embedded AWS
+        assert any("local/_worker.py" in c for c in commands), commands  # a function worker
         proc.send_signal(signal.SIGTERM)
         # THEN it stops within STOP_SECONDS of taking the signal ("Stopping..."), exits 0 and
         # leaves no process behind

@@ -267,3 +267,49 @@ def test_a_service_model_is_parsed_once_and_backends_list_the_same_regions() -> 
     assert "us-east-1" in patched["regions"]["sqs"]
     assert plain["parses"] == 3
     assert patched["parses"] == 2
+
+
+KEY_PAIRS = """
+import json
+import boto3
+from cryptography.hazmat.primitives.asymmetric import rsa
+from moto import mock_aws
+made = []
+generate = rsa.generate_private_key
+def counting(*args, **kwargs):
+    made.append(1)
+    return generate(*args, **kwargs)
+rsa.generate_private_key = counting
+def sign_and_verify(kms):
+    key = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    algorithm = "RSASSA_PSS_SHA_256"
+    signature = kms.sign(KeyId=key, Message=b"m", SigningAlgorithm=algorithm)["Signature"]
+    return kms.verify(KeyId=key, Message=b"m", Signature=signature,
+                      SigningAlgorithm=algorithm)["SignatureValid"]
+counts = {}
+with mock_aws():
+    kms = boto3.client("kms", region_name="us-east-1")
+    for name in ("plain", "patched"):
+        if name == "patched":
+            from local import moto_patches
+            moto_patches.speed_up_moto()
+        before = len(made)
+        symmetric = [kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(3)]
+        counts[name] = {"symmetric": len(made) - before, "valid": sign_and_verify(kms)}
+    from moto.kms.models import kms_backends
+    key = kms_backends["123456789012"]["us-east-1"].keys[symmetric[0]]
+    before = len(made)
+    key.private_key.public_key()
+    counts["asked"] = len(made) - before
+print(json.dumps(counts))
+"""
+
+
+def test_a_symmetric_key_gets_its_key_pair_only_when_one_is_asked_for() -> None:
+    # GIVEN moto as it comes, then with the speed-ups, in one fresh process
+    # WHEN each creates three symmetric keys and signs with an asymmetric one
+    counts = fresh_process(KEY_PAIRS)
+    # THEN moto made an RSA pair for every symmetric key; patched, for none, until asked
+    assert counts["plain"] == {"symmetric": 3, "valid": True}
+    assert counts["patched"] == {"symmetric": 0, "valid": True}
+    assert counts["asked"] == 1
