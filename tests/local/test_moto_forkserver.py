@@ -21,22 +21,21 @@ from local.moto_server import EmbeddedAws, EmbeddedAwsError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def fork_server() -> Iterator[moto_forkserver.ForkServer]:
-    # a short folder of its own: a Unix socket's path has a limit of about 100 bytes
-    folder = Path(tempfile.mkdtemp(prefix="moto-fork-test-"))
+@pytest.fixture
+def forking(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """EmbeddedAws forks from a fork server: the session's (tests/conftest.py starts one), or
+    one of this test's own where the session has none."""
+    if os.environ.get(moto_forkserver.ENV):
+        yield
+        return
+    folder = Path(tempfile.mkdtemp(prefix="moto-fork-test-"))  # a Unix socket's path is short
     server = moto_forkserver.start(folder / "socket")
+    monkeypatch.setenv(moto_forkserver.ENV, str(server.socket_path))
     try:
-        yield server
+        yield
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def forking(fork_server: moto_forkserver.ForkServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """EmbeddedAws forks from this module's fork server."""
-    monkeypatch.setenv(moto_forkserver.ENV, str(fork_server.socket_path))
 
 
 def _sqs(aws: EmbeddedAws) -> Any:
@@ -53,9 +52,13 @@ def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
+def _command(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
 @pytest.mark.usefixtures("forking")
 def test_a_forked_server_serves_and_snapshots_in_its_owners_folder(
-    fork_server: moto_forkserver.ForkServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN an embedded AWS started from a folder of its own, with a snapshot path relative to it
     monkeypatch.chdir(tmp_path)
@@ -63,7 +66,8 @@ def test_a_forked_server_serves_and_snapshots_in_its_owners_folder(
     try:
         # THEN it is a fork of the fork server, not a new interpreter of ours
         assert isinstance(aws._process, moto_forkserver.ForkedServer)
-        assert _parent(aws._process.pid) == fork_server.process.pid
+        assert _parent(aws._process.pid) != os.getpid()
+        assert "local.moto_forkserver" in _command(_parent(aws._process.pid))
         # AND it serves SQS
         sqs = _sqs(aws)
         url = sqs.create_queue(QueueName="kept")["QueueUrl"]
