@@ -178,6 +178,7 @@ def _serve_forks(socket_path: str) -> None:
     listener.bind(socket_path)
     listener.listen(64)
     print(READY_LINE, flush=True)
+    os.dup2(2, 1)  # nobody reads the pipe past that line: anything else printed goes to stderr
     from local import moto_server
 
     moto_server.prepare()
