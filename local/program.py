@@ -48,7 +48,7 @@ def evaluate(
     def run() -> None:
         runpy.run_path(str(program), run_name="__main__")
 
-    with _inside(program_dir):
+    with _inside(program_dir), _no_declaration_traces():
         _sync_await(run_pulumi_func(run))
 
     root = pulumi.runtime.get_root_resource()
@@ -58,6 +58,27 @@ def evaluate(
 
 def _resolve(value: Any) -> Any:
     return _sync_await(pulumi.Output.from_input(value).future())
+
+
+@contextmanager
+def _no_declaration_traces() -> Iterator[None]:
+    """Pulumi records where each resource was declared, for the engine's error messages: a
+    stack trace per resource, read from the source files of every frame (a fifth of an
+    evaluation's CPU under pytest, 29 of 145 ms, measured). A mock has no engine to show it
+    to, so the evaluation sends an empty trace; Pulumi's own function is back afterwards.
+    Where a Pulumi release has no such function, nothing is changed."""
+    from pulumi.runtime import resource
+    from pulumi.runtime.proto import source_pb2
+
+    original = getattr(resource, "_get_stack_trace", None)
+    if original is None:
+        yield
+        return
+    resource._get_stack_trace = source_pb2.StackTrace
+    try:
+        yield
+    finally:
+        resource._get_stack_trace = original
 
 
 @contextmanager
