@@ -52,7 +52,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # The cyclic garbage collector, tuned for a test process. A worker holds some 300,000 objects
 # (Pulumi, moto and botocore's models, Hypothesis) that live for the whole session, and at
-# Python's defaults every full collection walked them all: 15 of the four workers' 50 s of CPU
+# Python's defaults every full collection walked them all: 15 of four workers' 50 s of CPU
 # (measured with gc.callbacks). Objects alive once a file's tests and fixtures are done are
 # frozen out of later collections, and the youngest generation is collected every 50,000
 # allocations instead of 700. Cycles are still collected, only less often; reference counting
