@@ -178,3 +178,21 @@ def project_with_stack(tmp_path: Path, stack: str, config: str) -> Path:
     (project / "functions").symlink_to(ROOT / "functions")
     (project / f"Pulumi.{stack}.yaml").write_text(config)
     return project
+
+
+def parent_pid(pid: int) -> int | None:
+    """A process's parent, from /proc/<pid>/stat; None once it has exited."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def process_command(pid: int) -> str:
+    """A process's command line, from /proc/<pid>/cmdline; "" once it has exited."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""

@@ -19,7 +19,9 @@ from cloud_helpers import (
     burst,
     log_text,
     logged_json,
+    parent_pid,
     post_json,
+    process_command,
     processed_ids,
     quiet,
     request,
@@ -178,26 +180,13 @@ def test_alarms_their_topic_and_the_dashboard_exist_in_the_embedded_aws(dev_clou
 
 
 def _parents() -> dict[int, int]:
-    """pid -> parent pid of every process, from /proc/<pid>/stat; one that exits while it is
-    being read is skipped (it has no descendants left to find)."""
+    """pid -> parent pid of every process; one that exits while it is being read is skipped
+    (it has no descendants left to find)."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        if entry.name.isdigit() and (parent := parent_pid(int(entry.name))) is not None:
+            parents[int(entry.name)] = parent
     return parents
-
-
-def _command(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except (FileNotFoundError, ProcessLookupError):
-        return ""
 
 
 def _descendants(pid: int) -> set[int]:
@@ -290,7 +279,7 @@ def test_cli_serves_from_another_folder_and_stops_cleanly_on_sigterm(tmp_path: P
         status, _ = post_json(url, "append_queue", {"hello": "world"})
         assert status == 200
         children = _descendants(proc.pid)
-        commands = {_command(pid) for pid in children}
+        commands = {process_command(pid) for pid in children}
         assert any("local.moto_server" in c for c in commands), commands  # the embedded AWS
         assert any("local/_worker.py" in c for c in commands), commands  # a function worker
         proc.send_signal(signal.SIGTERM)

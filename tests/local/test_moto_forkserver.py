@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cloud_helpers import shared_session, wait_for
+from cloud_helpers import parent_pid, process_command, shared_session, wait_for
 
 from local import moto_forkserver
 from local.moto_server import EmbeddedAws, EmbeddedAwsError
@@ -48,14 +48,6 @@ def _sqs(aws: EmbeddedAws) -> Any:
     )
 
 
-def _parent(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def _command(pid: int) -> str:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-
-
 @pytest.mark.usefixtures("forking")
 def test_a_forked_server_serves_and_snapshots_in_its_owners_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -66,8 +58,9 @@ def test_a_forked_server_serves_and_snapshots_in_its_owners_folder(
     try:
         # THEN it is a fork of the fork server, not a new interpreter of ours
         assert isinstance(aws._process, moto_forkserver.ForkedServer)
-        assert _parent(aws._process.pid) != os.getpid()
-        assert "local.moto_forkserver" in _command(_parent(aws._process.pid))
+        parent = parent_pid(aws._process.pid)
+        assert parent is not None and parent != os.getpid()
+        assert "local.moto_forkserver" in process_command(parent)
         # AND it serves SQS
         sqs = _sqs(aws)
         url = sqs.create_queue(QueueName="kept")["QueueUrl"]
